@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { ConfigError } from '../src/domain/errors.js';
+import { SANDBOX_CREDENTIALS, VARIABLES, type VariableName, type VariableSpec } from './variables.js';
+
+export { VARIABLES, SANDBOX_CREDENTIALS } from './variables.js';
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly log: { readonly level: string; readonly pii: boolean };
+  readonly database: { readonly uri: string | undefined; readonly name: string; readonly localDir: string };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly whatsapp: {
+    /** Undefined: run against the built-in sandbox. */
+    readonly apiBase: string | undefined;
+    readonly apiVersion: string;
+    readonly token: string;
+    readonly phoneNumberId: string;
+    readonly appSecret: string;
+    readonly verifyToken: string;
+  };
+  readonly timezone: string;
+  readonly sendRateMps: number;
+  readonly jobs: { readonly pollIntervalMs: number };
+  readonly healthDbTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a `.env` file if there is one. Its values never override the real environment. */
+export function readEnvFile(path = '.env'): Record<string, string> {
+  try {
+    return parseDotenv(readFileSync(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function describeValue(name: string, spec: VariableSpec, raw: string): string {
+  return spec.secret ? `${name}=<hidden>` : `${name}=${JSON.stringify(raw)}`;
+}
+
+/**
+ * Validates the environment once and returns a frozen, typed configuration.
+ * An empty string counts as unset. Every bad value is reported in one line:
+ * `PORT="abc" (expected an integer from 0 to 65535)`.
+ */
+export function loadConfig(env: Env, envFile: Env = {}): Config {
+  const values: Partial<Record<VariableName, unknown>> = {};
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(VARIABLES) as [VariableName, VariableSpec][]) {
+    const given = env[name] ?? envFile[name];
+    const raw = given === undefined || given.trim() === '' ? spec.default : given.trim();
+    if (raw === undefined) continue;
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) values[name] = parsed.data;
+    else problems.push(`${describeValue(name, spec, raw)} (expected ${spec.expected})`);
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+
+  const v = values as {
+    NODE_ENV: Config['env']; LOG_LEVEL: string; LOG_PII: boolean; MONGODB_URI?: string; MONGODB_DB: string;
+    LOCAL_DB_DIR: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
+    WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
+    WHATSAPP_VERIFY_TOKEN: string; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number;
+  };
+
+  if (v.WHATSAPP_API_BASE !== undefined) {
+    const defaults: [VariableName, string, string][] = [
+      ['WHATSAPP_TOKEN', v.WHATSAPP_TOKEN, SANDBOX_CREDENTIALS.token],
+      ['WHATSAPP_APP_SECRET', v.WHATSAPP_APP_SECRET, SANDBOX_CREDENTIALS.appSecret],
+      ['WHATSAPP_VERIFY_TOKEN', v.WHATSAPP_VERIFY_TOKEN, SANDBOX_CREDENTIALS.verifyToken],
+    ];
+    const stillSandbox = defaults.filter(([, value, sandbox]) => value === sandbox).map(([name]) => name);
+    if (stillSandbox.length > 0) {
+      throw new ConfigError(
+        `invalid configuration: ${stillSandbox.join(', ')} still hold the sandbox value although WHATSAPP_API_BASE=${JSON.stringify(v.WHATSAPP_API_BASE)} points at a real API (expected your own credentials)`,
+      );
+    }
+  }
+
+  return deepFreeze({
+    env: v.NODE_ENV,
+    log: { level: v.LOG_LEVEL, pii: v.LOG_PII },
+    database: { uri: v.MONGODB_URI, name: v.MONGODB_DB, localDir: v.LOCAL_DB_DIR },
+    http: { host: v.HOST, port: v.PORT },
+    whatsapp: {
+      apiBase: v.WHATSAPP_API_BASE?.replace(/\/+$/, ''),
+      apiVersion: v.WHATSAPP_API_VERSION,
+      token: v.WHATSAPP_TOKEN,
+      phoneNumberId: v.WHATSAPP_PHONE_NUMBER_ID,
+      appSecret: v.WHATSAPP_APP_SECRET,
+      verifyToken: v.WHATSAPP_VERIFY_TOKEN,
+    },
+    timezone: v.APP_TIMEZONE,
+    sendRateMps: v.SEND_RATE_MPS,
+    jobs: { pollIntervalMs: v.JOB_POLL_INTERVAL_MS },
+    healthDbTimeoutMs: v.HEALTH_DB_TIMEOUT_MS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the worker reads, in one table: its schema, its default,
+ * whether it is a secret (never echoed in errors), and the line `.env.example` shows.
+ * `loadConfig` validates against this table and a unit test keeps `.env.example` in step.
+ */
+export interface VariableSpec {
+  schema: z.ZodType;
+  /** The default as it would be written in `.env` (undefined: no default, optional). */
+  default?: string;
+  secret?: boolean;
+  /** What is expected, in words, for error messages. */
+  expected: string;
+  description: string;
+}
+
+const integer = (min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max);
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+/** Sandbox credentials used when no real Cloud API is configured. Public by design. */
+export const SANDBOX_CREDENTIALS = Object.freeze({
+  token: 'sandbox-token',
+  phoneNumberId: '100000000000001',
+  appSecret: 'sandbox-app-secret',
+  verifyToken: 'sandbox-verify-token',
+});
+
+export const VARIABLES = {
+  NODE_ENV: {
+    schema: z.enum(['development', 'production', 'test']),
+    default: 'development',
+    expected: 'one of development, production, test',
+    description: 'production switches logs to JSON',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug']),
+    default: 'info',
+    expected: 'one of error, warn, info, http, verbose, debug',
+    description: 'lowest log level written',
+  },
+  LOG_PII: {
+    schema: booleanFlag,
+    default: 'false',
+    expected: 'true or false',
+    description: 'write full phone numbers and message texts to the log (debugging only)',
+  },
+  MONGODB_URI: {
+    schema: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'not a MongoDB connection string'),
+    secret: true,
+    expected: 'a mongodb:// or mongodb+srv:// connection string',
+    description: 'database; unset: a local MongoDB-compatible server is started for you',
+  },
+  MONGODB_DB: {
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/),
+    default: 'optin_broadcast',
+    expected: 'a database name of letters, digits, _ or -',
+    description: 'database name used inside that server',
+  },
+  LOCAL_DB_DIR: {
+    schema: z.string().min(1),
+    default: '.data',
+    expected: 'a folder path',
+    description: 'where the local database server keeps its data (only without MONGODB_URI)',
+  },
+  HOST: {
+    schema: z.string().min(1),
+    default: '0.0.0.0',
+    expected: 'an interface address such as 0.0.0.0 or 127.0.0.1',
+    description: 'interface the HTTP server listens on',
+  },
+  PORT: {
+    schema: integer(0, 65535),
+    default: '3000',
+    expected: 'an integer from 0 to 65535',
+    description: 'HTTP port for webhooks, health and metrics (0 picks a free one)',
+  },
+  WHATSAPP_API_BASE: {
+    schema: httpUrl,
+    expected: 'an http(s) URL such as https://graph.facebook.com',
+    description: 'Graph API base URL; unset: the built-in WhatsApp sandbox',
+  },
+  WHATSAPP_API_VERSION: {
+    schema: z.string().regex(/^v\d+\.\d+$/),
+    default: 'v25.0',
+    expected: 'a Graph API version such as v25.0',
+    description: 'Graph API version in request paths',
+  },
+  WHATSAPP_TOKEN: {
+    schema: z.string().min(1),
+    default: SANDBOX_CREDENTIALS.token,
+    secret: true,
+    expected: 'a non-empty access token',
+    description: 'Cloud API access token',
+  },
+  WHATSAPP_PHONE_NUMBER_ID: {
+    schema: z.string().regex(/^\d{1,20}$/),
+    default: SANDBOX_CREDENTIALS.phoneNumberId,
+    expected: 'the numeric phone number id',
+    description: 'Cloud API phone number id that sends',
+  },
+  WHATSAPP_APP_SECRET: {
+    schema: z.string().min(1),
+    default: SANDBOX_CREDENTIALS.appSecret,
+    secret: true,
+    expected: 'a non-empty app secret',
+    description: 'verifies X-Hub-Signature-256 on webhooks',
+  },
+  WHATSAPP_VERIFY_TOKEN: {
+    schema: z.string().min(1),
+    default: SANDBOX_CREDENTIALS.verifyToken,
+    secret: true,
+    expected: 'a non-empty token',
+    description: 'token expected in the webhook GET handshake',
+  },
+  APP_TIMEZONE: {
+    schema: z.string().refine(isTimeZone, 'unknown time zone'),
+    default: 'Europe/Berlin',
+    expected: 'an IANA time zone such as Europe/Berlin',
+    description: 'time zone for schedules and quiet hours',
+  },
+  SEND_RATE_MPS: {
+    schema: z.coerce.number().positive().max(10000),
+    default: '80',
+    expected: 'a number of messages per second above 0',
+    description: 'provider messages per second, all workers together',
+  },
+  JOB_POLL_INTERVAL_MS: {
+    schema: integer(100, 600000),
+    default: '1000',
+    expected: 'milliseconds from 100 to 600000',
+    description: 'how often the scheduler looks for due jobs',
+  },
+  HEALTH_DB_TIMEOUT_MS: {
+    schema: integer(100, 60000),
+    default: '2000',
+    expected: 'milliseconds from 100 to 60000',
+    description: 'how long /healthz waits for the database before answering 503',
+  },
+  SHUTDOWN_TIMEOUT_MS: {
+    schema: integer(1000, 120000),
+    default: '10000',
+    expected: 'milliseconds from 1000 to 120000',
+    description: 'how long a graceful stop may take before the process exits anyway',
+  },
+} as const satisfies Record<string, VariableSpec>;
+
+export type VariableName = keyof typeof VARIABLES;

@@ -1,0 +1,25 @@
+import type { Logger } from '../src/app/logger.js';
+
+/** What a job handler gets besides its data: a logger scoped to the run, and the app's deps. */
+export interface JobContext<Deps> {
+  logger: Logger;
+  jobId: string;
+  /** 1 for the first run, 2 for the first retry, ... */
+  attempt: number;
+  deps: Deps;
+}
+
+/**
+ * One Agenda job: its name, options and handler. Every handler must be safe to run twice:
+ * locks expire, processes die and retries happen.
+ */
+export interface JobDefinition<Data, Deps> {
+  name: string;
+  /** Runs of this job at once in one process. */
+  concurrency?: number;
+  /** How long a run may hold its lock before another worker may take the job over. */
+  lockLifetimeMs?: number;
+  /** Retries allowed after a transient failure. */
+  maxRetries?: number;
+  handle(data: Data, ctx: JobContext<Deps>): Promise<void>;
+}

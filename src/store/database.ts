@@ -1,0 +1,32 @@
+import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+
+export interface Database {
+  client: MongoClient;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** Opens the connection pool. The caller owns it and closes it with `close()`. */
+export async function connectDatabase(uri: string, name: string, appName = 'optin-broadcast-worker'): Promise<Database> {
+  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+  await client.connect();
+  const db = client.db(name);
+  return { client, db, close: () => client.close() };
+}
+
+/** The indexes one repository needs on its collection. Every index has an explicit name. */
+export interface IndexDeclaration {
+  collection: string;
+  indexes: (IndexDescription & { name: string })[];
+}
+
+/**
+ * Creates every declared index (a no-op for those that exist). Runs at every start, so a new
+ * index ships with the code that needs it. Only features real MongoDB and FerretDB both have:
+ * no partial or TTL indexes, and no `sparse` (FerretDB ignores it).
+ */
+export async function ensureIndexes(db: Db, declarations: readonly IndexDeclaration[]): Promise<void> {
+  for (const { collection, indexes } of declarations) {
+    if (indexes.length > 0) await db.collection(collection).createIndexes(indexes);
+  }
+}

@@ -1,0 +1,158 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { chooseRecipe, type ServerRecipe } from './server-recipes.js';
+import { describeServer, freePort, isProcessAlive, pings, spawnServer, stopProcess, waitUntilReachable } from './processes.js';
+
+export interface DatabaseServer {
+  /** Where the server came from. */
+  source: 'MONGODB_URI' | ServerRecipe['kind'];
+  uri: string;
+  /** One line for humans: server, version, address and data folder. */
+  description: string;
+  /** Stops the server if this process started it (or was its last user). */
+  stop(): Promise<void>;
+  /** For tests only: stops the server process, keeping its data, and `restart` brings it back on the same port. */
+  pause?(): Promise<void>;
+  restart?(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** A configured URI wins over everything else. */
+  uri?: string | undefined;
+  /**
+   * `local`: data kept in `dataDir`, one server shared by every process on this machine that
+   * uses the same folder (two terminals), stopped when its last user stops.
+   * `throwaway`: a private server on a temporary folder, deleted on stop (tests).
+   */
+  mode: 'local' | 'throwaway';
+  dataDir?: string;
+  /** Where the FerretDB build is cached; default `.cache` in the working folder. */
+  cacheDir?: string;
+  report: (line: string) => void;
+}
+
+function maskCredentials(uri: string): string {
+  return uri.replace(/\/\/[^@/]+@/, '//***@');
+}
+
+/** Chooses, starts (or joins) and describes the database server, and reports it in one line. */
+export async function startDatabaseServer(options: ServerOptions): Promise<DatabaseServer> {
+  if (options.uri) {
+    const what = await describeServer(options.uri);
+    const description = `${what} at ${maskCredentials(options.uri)} (from MONGODB_URI)`;
+    options.report(`database: ${description}`);
+    return { source: 'MONGODB_URI', uri: options.uri, description, stop: async () => undefined };
+  }
+  const recipe = await chooseRecipe(resolve(options.cacheDir ?? '.cache'), options.report);
+  const server = options.mode === 'local'
+    ? await joinSharedServer(recipe, resolve(options.dataDir ?? '.data', recipe.kind))
+    : await startThrowawayServer(recipe);
+  options.report(`database: ${server.description}`);
+  return server;
+}
+
+async function startThrowawayServer(recipe: ServerRecipe): Promise<DatabaseServer> {
+  const dir = mkdtempSync(join(tmpdir(), `optin-${recipe.kind}-`));
+  const port = await freePort();
+  const uri = `mongodb://127.0.0.1:${port}/`;
+  const logFile = join(dir, 'server.log');
+  let pid = 0;
+  const killOnExit = (): void => {
+    if (pid && isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+  };
+  const launch = async (): Promise<void> => {
+    if (pid && isProcessAlive(pid)) return;
+    ({ pid } = spawnServer(recipe.binary, recipe.args(port, dir), logFile, false));
+    await waitUntilReachable(uri, pid, logFile);
+  };
+  process.on('exit', killOnExit);
+  await launch();
+  const description = `${await describeServer(uri)} at ${uri} (throwaway, data in ${dir})`;
+  return {
+    source: recipe.kind,
+    uri,
+    description,
+    stop: async () => {
+      await stopProcess(pid);
+      process.off('exit', killOnExit);
+      rmSync(dir, { recursive: true, force: true });
+    },
+    pause: async () => stopProcess(pid),
+    restart: launch,
+  };
+}
+
+interface SharedState {
+  pid: number;
+  port: number;
+  users: number[];
+}
+
+/**
+ * One local server per data folder, shared by every process that uses the folder. The state
+ * file says which process serves it and who uses it; it is only read and written under a lock,
+ * so two workers started at the same moment cannot start two servers on the same files.
+ * The server runs detached: a worker killed with SIGKILL leaves it running for the next one.
+ */
+async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<DatabaseServer> {
+  mkdirSync(dataDir, { recursive: true });
+  const stateFile = join(dataDir, 'server.json');
+  const logFile = join(dataDir, 'server.log');
+  const withLock = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const release = await lockfile.lock(dataDir, {
+      lockfilePath: join(dataDir, 'server.lock'),
+      stale: 30_000,
+      retries: { retries: 300, minTimeout: 100, maxTimeout: 500 },
+    });
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  };
+  const readState = (): SharedState | undefined => {
+    try {
+      return JSON.parse(readFileSync(stateFile, 'utf8')) as SharedState;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const state = await withLock(async () => {
+    const current = readState();
+    if (current && isProcessAlive(current.pid) && (await pings(`mongodb://127.0.0.1:${current.port}/`))) {
+      const next = { ...current, users: [...current.users.filter(isProcessAlive), process.pid] };
+      writeFileSync(stateFile, JSON.stringify(next));
+      return next;
+    }
+    if (current && isProcessAlive(current.pid)) await stopProcess(current.pid);
+    const port = await freePort();
+    const { pid } = spawnServer(recipe.binary, recipe.args(port, dataDir), logFile, true);
+    await waitUntilReachable(`mongodb://127.0.0.1:${port}/`, pid, logFile);
+    const next = { pid, port, users: [process.pid] };
+    writeFileSync(stateFile, JSON.stringify(next));
+    return next;
+  });
+
+  const uri = `mongodb://127.0.0.1:${state.port}/`;
+  const shared = state.users.length > 1 ? `, shared with pid ${state.users.filter((p) => p !== process.pid).join(', ')}` : '';
+  return {
+    source: recipe.kind,
+    uri,
+    description: `${await describeServer(uri)} at ${uri} (data in ${dataDir}${shared})`,
+    stop: () =>
+      withLock(async () => {
+        const current = readState();
+        if (!current || current.pid !== state.pid) return;
+        const users = current.users.filter((p) => p !== process.pid && isProcessAlive(p));
+        if (users.length > 0) {
+          writeFileSync(stateFile, JSON.stringify({ ...current, users }));
+          return;
+        }
+        await stopProcess(current.pid);
+        rmSync(stateFile, { force: true });
+      }),
+  };
+}

@@ -1,0 +1,47 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP relay in front of the database, for tests that need the database to vanish when the
+ * harness cannot stop the real server (MONGODB_URI given): `cut()` drops every connection and
+ * refuses new ones, `restore()` lets them through again.
+ */
+export class TcpProxy {
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #open = true;
+  port = 0;
+
+  constructor(private readonly targetHost: string, private readonly targetPort: number) {}
+
+  async start(): Promise<void> {
+    this.#server = createServer((client) => {
+      if (!this.#open) return client.destroy();
+      const upstream = connect(this.targetPort, this.targetHost);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
+    const address = this.#server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  cut(): void {
+    this.#open = false;
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.#open = true;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,16 @@
+import { PassThrough } from 'node:stream';
+import { loadConfig, type Config } from '../../config/index.js';
+import { createLogger, type Logger } from '../../src/app/logger.js';
+
+/** A config for a worker under test: its own database, a free port, quiet logs. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', JOB_POLL_INTERVAL_MS: '200', ...overrides });
+}
+
+/** A logger whose lines are kept in memory, for assertions about what was logged. */
+export function captureLogger(level = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
+  return { logger: createLogger({ level, json: true, pii: false, stream }), lines };
+}

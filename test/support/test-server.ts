@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { MongoClient, type Db } from 'mongodb';
+import type { DatabaseServer } from '../../src/store/server/local-server.js';
+
+let current: DatabaseServer | undefined;
+
+export function setTestServer(server: DatabaseServer): void {
+  current = server;
+}
+
+/** The database server the root hook started for this run. */
+export function testServer(): DatabaseServer {
+  if (!current) throw new Error('the test database server is not running (root hooks not loaded?)');
+  return current;
+}
+
+/** A fresh database name per test file: `t_<file>_<random>`. */
+export function testDatabaseName(file: string): string {
+  const stem = basename(file).replace(/\.test\.ts$/, '').replace(/[^A-Za-z0-9]/g, '_').slice(0, 30);
+  return `t_${stem}_${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  readonly name: string;
+  readonly uri: string;
+  readonly db: Db;
+}
+
+/**
+ * Gives the calling `describe` its own database, created before its tests and dropped after.
+ * Call at the top of a describe block with `import.meta.url`.
+ */
+export function useTestDatabase(fileUrl: string): TestDatabase {
+  const name = testDatabaseName(new URL(fileUrl).pathname);
+  let client: MongoClient | undefined;
+  let db: Db | undefined;
+  before(async () => {
+    client = new MongoClient(testServer().uri);
+    await client.connect();
+    db = client.db(name);
+  });
+  after(async () => {
+    await db?.dropDatabase();
+    await client?.close();
+  });
+  return {
+    name,
+    get uri() {
+      return testServer().uri;
+    },
+    get db() {
+      if (!db) throw new Error('test database used outside of its describe block');
+      return db;
+    },
+  };
+}
