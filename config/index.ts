@@ -21,9 +21,11 @@ export interface Config {
   };
   readonly timezone: string;
   readonly sendRateMps: number;
-  readonly jobs: { readonly pollIntervalMs: number };
+  readonly jobs: { readonly pollIntervalMs: number; readonly lockLifetimeMs: number };
   readonly healthDbTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  /** The topics file (`TOPICS_FILE`); read it with `loadConversationConfig` from `config/topics.ts`. */
+  readonly topicsFile: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -64,8 +66,8 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     NODE_ENV: Config['env']; LOG_LEVEL: string; LOG_PII: boolean; MONGODB_URI?: string; MONGODB_DB: string;
     LOCAL_DB_DIR: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
-    WHATSAPP_VERIFY_TOKEN: string; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number;
+    WHATSAPP_VERIFY_TOKEN: string; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string;
   };
 
   if (v.WHATSAPP_API_BASE !== undefined) {
@@ -97,9 +99,10 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     },
     timezone: v.APP_TIMEZONE,
     sendRateMps: v.SEND_RATE_MPS,
-    jobs: { pollIntervalMs: v.JOB_POLL_INTERVAL_MS },
+    jobs: { pollIntervalMs: v.JOB_POLL_INTERVAL_MS, lockLifetimeMs: v.JOB_LOCK_LIFETIME_MS },
     healthDbTimeoutMs: v.HEALTH_DB_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    topicsFile: v.TOPICS_FILE,
   });
 }
 

@@ -146,11 +146,23 @@ export const VARIABLES = {
     expected: 'milliseconds from 100 to 600000',
     description: 'how often the scheduler looks for due jobs',
   },
+  JOB_LOCK_LIFETIME_MS: {
+    schema: integer(1000, 3600000),
+    default: '30000',
+    expected: 'milliseconds from 1000 to 3600000',
+    description: 'a running job renews its lock within this time; a dead worker\'s jobs are taken over after it',
+  },
   HEALTH_DB_TIMEOUT_MS: {
     schema: integer(100, 60000),
     default: '2000',
     expected: 'milliseconds from 100 to 60000',
     description: 'how long /healthz waits for the database before answering 503',
+  },
+  TOPICS_FILE: {
+    schema: z.string().min(1),
+    default: 'config/topics.json',
+    expected: 'a path to a JSON file',
+    description: 'topics, keywords and conversation wording (German and English), relative to the working directory',
   },
   SHUTDOWN_TIMEOUT_MS: {
     schema: integer(1000, 120000),

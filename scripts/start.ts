@@ -40,6 +40,14 @@ try {
       await worker.stop();
       removeHandlers();
       logger.info('stopped');
+      // Agenda 6 leaves a timer per job run (lockLifetime / 2) that would hold the process
+      // open after everything is stopped; nothing is left to finish, so exit now.
+      await new Promise<void>((resolve) => {
+        logger.on('finish', resolve);
+        logger.end();
+        setTimeout(resolve, 500).unref();
+      });
+      process.exit(0);
     },
     logger,
     config.shutdownTimeoutMs,

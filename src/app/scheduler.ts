@@ -20,6 +20,8 @@ export interface SchedulerOptions<Deps> {
   db: Db;
   logger: Logger;
   pollIntervalMs: number;
+  /** Default lock lifetime; a running job renews its lock three times per lifetime. */
+  lockLifetimeMs: number;
   jobs: readonly JobDefinition<never, Deps>[];
   deps: Deps;
 }
@@ -38,6 +40,7 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
 
   for (const definition of options.jobs) {
     const maxAttempts = definition.maxRetries ?? DEFAULT_BACKOFF.maxAttempts;
+    const lockLifetime = definition.lockLifetimeMs ?? options.lockLifetimeMs;
     agenda.define(
       definition.name,
       async (job: Job<never>) => {
@@ -46,17 +49,23 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
         const scoped = logger.child({ job: definition.name, jobId, attempt });
         const started = performance.now();
         scoped.debug('job started');
+        // Renew the lock while the handler runs, so a short lifetime only hands over dead workers' jobs.
+        const renew = setInterval(() => {
+          job.touch().catch((err: unknown) => scoped.warn('could not renew job lock', { err: (err as Error).message }));
+        }, Math.max(Math.floor(lockLifetime / 3), 200));
         try {
           await definition.handle(job.attrs.data, { logger: scoped, jobId, attempt, deps: options.deps });
           scoped.debug('job done', { ms: Math.round(performance.now() - started) });
         } catch (err) {
           scoped.warn('job failed', { ms: Math.round(performance.now() - started), err: (err as Error).message, code: (err as { code?: unknown }).code });
           throw err;
+        } finally {
+          clearInterval(renew);
         }
       },
       {
         concurrency: definition.concurrency,
-        lockLifetime: definition.lockLifetimeMs,
+        lockLifetime,
         backoff: ({ attempt, error }) => backoff(attempt, error, Math.random(), { ...DEFAULT_BACKOFF, maxAttempts }),
       },
     );

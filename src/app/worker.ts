@@ -47,6 +47,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       db: database.db,
       logger: logger.child({ scope: 'jobs' }),
       pollIntervalMs: config.jobs.pollIntervalMs,
+      lockLifetimeMs: config.jobs.lockLifetimeMs,
       jobs: JOBS,
       deps,
     });

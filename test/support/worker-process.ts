@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** stdout and stderr lines so far. */
+  lines: string[];
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  /** Waits for the "worker listening on URL" line and returns the URL. */
+  url(timeoutMs?: number): Promise<string>;
+}
+
+/** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment. */
+export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  }
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return {
+    child,
+    lines,
+    exited,
+    url: (timeoutMs = 60_000) =>
+      waitFor(`the worker to listen (output so far: ${lines.slice(-5).join(' | ')})`, () => {
+        for (const line of lines) {
+          const match = /worker listening on (http:\/\/[^\s"\\]+)/.exec(line);
+          if (match?.[1]) return match[1];
+        }
+        return child.exitCode === null ? undefined : Promise.reject(new Error(`worker exited: ${lines.join('\n')}`));
+      }, timeoutMs),
+  };
+}
