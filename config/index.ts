@@ -18,7 +18,19 @@ export interface Config {
     readonly phoneNumberId: string;
     readonly appSecret: string;
     readonly verifyToken: string;
+    /** Per Cloud API request. */
+    readonly timeoutMs: number;
+    readonly maxSockets: number;
   };
+  /** The built-in WhatsApp sandbox, used when `whatsapp.apiBase` is undefined. */
+  readonly sandbox: {
+    readonly port: number;
+    /** 0: no limit. */
+    readonly mps: number;
+    readonly outsideWindow: 'error' | 'failed-status';
+  };
+  readonly suppressionKey: string;
+  readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number };
   readonly timezone: string;
   readonly sendRateMps: number;
   readonly jobs: { readonly pollIntervalMs: number; readonly lockLifetimeMs: number };
@@ -66,8 +78,9 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     NODE_ENV: Config['env']; LOG_LEVEL: string; LOG_PII: boolean; MONGODB_URI?: string; MONGODB_DB: string;
     LOCAL_DB_DIR: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
-    WHATSAPP_VERIFY_TOKEN: string; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string;
+    WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
+    SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number;
   };
 
   if (v.WHATSAPP_API_BASE !== undefined) {
@@ -75,6 +88,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
       ['WHATSAPP_TOKEN', v.WHATSAPP_TOKEN, SANDBOX_CREDENTIALS.token],
       ['WHATSAPP_APP_SECRET', v.WHATSAPP_APP_SECRET, SANDBOX_CREDENTIALS.appSecret],
       ['WHATSAPP_VERIFY_TOKEN', v.WHATSAPP_VERIFY_TOKEN, SANDBOX_CREDENTIALS.verifyToken],
+      ['SUPPRESSION_KEY', v.SUPPRESSION_KEY, SANDBOX_CREDENTIALS.suppressionKey],
     ];
     const stillSandbox = defaults.filter(([, value, sandbox]) => value === sandbox).map(([name]) => name);
     if (stillSandbox.length > 0) {
@@ -96,7 +110,12 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
       phoneNumberId: v.WHATSAPP_PHONE_NUMBER_ID,
       appSecret: v.WHATSAPP_APP_SECRET,
       verifyToken: v.WHATSAPP_VERIFY_TOKEN,
+      timeoutMs: v.WHATSAPP_TIMEOUT_MS,
+      maxSockets: v.WHATSAPP_MAX_SOCKETS,
     },
+    sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW },
+    suppressionKey: v.SUPPRESSION_KEY,
+    webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS },
     timezone: v.APP_TIMEZONE,
     sendRateMps: v.SEND_RATE_MPS,
     jobs: { pollIntervalMs: v.JOB_POLL_INTERVAL_MS, lockLifetimeMs: v.JOB_LOCK_LIFETIME_MS },

@@ -39,6 +39,7 @@ export const SANDBOX_CREDENTIALS = Object.freeze({
   phoneNumberId: '100000000000001',
   appSecret: 'sandbox-app-secret',
   verifyToken: 'sandbox-verify-token',
+  suppressionKey: 'sandbox-suppression-key',
 });
 
 export const VARIABLES = {
@@ -127,6 +128,55 @@ export const VARIABLES = {
     secret: true,
     expected: 'a non-empty token',
     description: 'token expected in the webhook GET handshake',
+  },
+  WHATSAPP_TIMEOUT_MS: {
+    schema: integer(100, 120000),
+    default: '10000',
+    expected: 'milliseconds from 100 to 120000',
+    description: 'how long one Cloud API request may take before it counts as a timeout',
+  },
+  WHATSAPP_MAX_SOCKETS: {
+    schema: integer(1, 1000),
+    default: '50',
+    expected: 'an integer from 1 to 1000',
+    description: 'keep-alive connections the Cloud API client opens at most',
+  },
+  SANDBOX_PORT: {
+    schema: integer(0, 65535),
+    default: '0',
+    expected: 'an integer from 0 to 65535',
+    description: 'port of the built-in WhatsApp sandbox (only without WHATSAPP_API_BASE; 0 picks a free one)',
+  },
+  SANDBOX_MPS: {
+    schema: z.coerce.number().min(0).max(100000),
+    default: '80',
+    expected: 'a number of messages per second, 0 for no limit',
+    description: 'messages per second the sandbox accepts before answering 130429 (0: no limit)',
+  },
+  SANDBOX_OUTSIDE_WINDOW: {
+    schema: z.enum(['error', 'failed-status']),
+    default: 'error',
+    expected: 'error or failed-status',
+    description: 'how the sandbox refuses a free-form message outside the window: error 131047 at once, or a failed status webhook',
+  },
+  SUPPRESSION_KEY: {
+    schema: z.string().min(16),
+    default: SANDBOX_CREDENTIALS.suppressionKey,
+    secret: true,
+    expected: 'a secret of at least 16 characters',
+    description: 'key of the hashes that remember opted-out numbers; changing it forgets every opt-out',
+  },
+  WEBHOOK_BODY_LIMIT_BYTES: {
+    schema: integer(1024, 64 * 1024 * 1024),
+    default: String(4 * 1024 * 1024),
+    expected: 'bytes from 1024 to 67108864',
+    description: 'largest webhook body accepted (413 beyond); Meta batches up to 1,000 updates',
+  },
+  WEBHOOK_RETENTION_DAYS: {
+    schema: integer(8, 3650),
+    default: '30',
+    expected: 'days from 8 to 3650 (Meta retries webhooks for up to 7 days)',
+    description: 'how long handled webhook events are kept to recognise Meta\'s retries',
   },
   APP_TIMEZONE: {
     schema: z.string().refine(isTimeZone, 'unknown time zone'),

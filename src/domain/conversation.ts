@@ -144,8 +144,9 @@ export function decideConversation(input: ConversationInput): ConversationDecisi
   const topicId = matchSubscribeKeyword(text, config.topics);
   if (topicId !== undefined) return subscribeRequest(ctx, topicById(config, topicId));
 
-  // A typed "Ja" / "Yes" / "Nein" / "No" answers the question when exactly one is open.
-  const pending = pendingTopic(contact);
+  // A typed "Ja" / "Yes" / "Nein" / "No" answers the question when exactly one is open
+  // (typed only: a button's title must not answer a question its id does not name).
+  const pending = message.kind === 'text' ? pendingTopic(contact) : undefined;
   if (pending) {
     const titles = (key: 'yesButton' | 'noButton') => LANGUAGES.map((l) => config.wording[l][key]);
     if (matchesKeyword(text, titles('yesButton'))) return yes(ctx, topicById(config, pending), 'keyword');

@@ -10,7 +10,7 @@ export type PhoneParse =
   | { ok: false; reason: string };
 
 /** Characters people type around the digits of a phone number. Anything else (letters, `#`, `*`) is refused. */
-const ALLOWED = /^\+?[\d\s\-().\/\u00a0]+$/;
+const ALLOWED = /^\+?[\d\s\-()./\u00a0]+$/;
 
 const REASONS: Record<string, string> = {
   INVALID_COUNTRY: 'no country code (write it with + or 00, or give a default country)',
@@ -30,11 +30,11 @@ export function parsePhone(input: string, defaultCountry?: CountryCode): PhonePa
   const trimmed = input.trim();
   const fail = (why: string): PhoneParse => ({ ok: false, reason: `not a valid phone number: ${maskPhone(input)} (${why})` });
   if (trimmed === '') return fail('empty');
-  if (!ALLOWED.test(trimmed)) return fail('only digits, spaces, +, -, ( ) . / are allowed');
-  const compact = trimmed.replace(/[\s\-().\/\u00a0]/g, '');
+  if (!ALLOWED.test(trimmed)) return fail('only digits, spaces, - ( ) . / and a leading + are allowed');
+  const compact = trimmed.replace(/[\s\-()./\u00a0]/g, '');
   // An international call prefix `00` means the same as `+`, with or without a default country.
   const international = compact.startsWith('00') ? `+${compact.slice(2)}` : compact;
-  if (international.indexOf('+', 1) !== -1) return fail('a + only at the start');
+  if (international.startsWith('+') && international.length > 16) return fail('too long: E.164 allows at most 15 digits');
   try {
     const parsed = parsePhoneNumberWithError(international, defaultCountry === undefined ? undefined : { defaultCountry });
     if (!parsed.isPossible()) {

@@ -27,6 +27,8 @@ export interface IndexDeclaration {
  */
 export async function ensureIndexes(db: Db, declarations: readonly IndexDeclaration[]): Promise<void> {
   for (const { collection, indexes } of declarations) {
-    if (indexes.length > 0) await db.collection(collection).createIndexes(indexes);
+    // One index per command: FerretDB 1.24 drops the connection (a server-side panic) when one
+    // createIndexes command lists two or more indexes that already exist, i.e. at every restart.
+    for (const { key, ...options } of indexes) await db.collection(collection).createIndex(key, options);
   }
 }

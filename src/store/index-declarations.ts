@@ -1,4 +1,6 @@
+import { contactIndexes } from './contact-repository.js';
 import type { IndexDeclaration } from './database.js';
+import { webhookEventIndexes } from './webhook-event-repository.js';
 
 /** The indexes of every repository; the worker creates them all at start. */
-export const INDEX_DECLARATIONS: readonly IndexDeclaration[] = [];
+export const INDEX_DECLARATIONS: readonly IndexDeclaration[] = [contactIndexes, ...webhookEventIndexes];

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { Config } from '../../config/index.js';
 import type { Logger } from '../app/logger.js';
+import { ConfigError } from '../domain/errors.js';
 import { classifyMetaError, WhatsAppPermanentError, WhatsAppTransientError, type AnyWhatsAppError } from './cloud-api-errors.js';
 import { messageProblem, toCloudApiBody, type ButtonsMessage, type OutboundMessage, type SendResult, type TemplateMessage, type TextMessage } from './messages.js';
 
@@ -174,4 +176,18 @@ export class CloudApiClient implements CloudApiSender {
 function retryAfterMs(header: unknown): number | undefined {
   if (typeof header !== 'string' || !/^\d+$/.test(header.trim())) return undefined;
   return Number(header.trim()) * 1000;
+}
+
+/** The client as configured; `apiBase` overrides the configured base (the in-process sandbox's URL). */
+export function cloudApiClientFromConfig(whatsapp: Config['whatsapp'], logger: Logger, apiBase = whatsapp.apiBase): CloudApiClient {
+  if (apiBase === undefined) throw new ConfigError('no WhatsApp API base: set WHATSAPP_API_BASE or start the sandbox first');
+  return new CloudApiClient({
+    apiBase,
+    apiVersion: whatsapp.apiVersion,
+    token: whatsapp.token,
+    phoneNumberId: whatsapp.phoneNumberId,
+    timeoutMs: whatsapp.timeoutMs,
+    maxSockets: whatsapp.maxSockets,
+    logger,
+  });
 }

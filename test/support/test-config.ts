@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../../src/app/logger.js';
 
 /** A config for a worker under test: its own database, a free port, quiet logs. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '2000', ...overrides });
+  return loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '2000', SANDBOX_PORT: '0', ...overrides });
 }
 
 /** A logger whose lines are kept in memory, for assertions about what was logged. */

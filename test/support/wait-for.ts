@@ -1,5 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** Thrown by a check to stop waiting at once (the awaited thing can no longer happen). */
+export class WaitAborted extends Error {}
+
 /**
  * Polls `check` until it returns something other than undefined/false, or fails after
  * `timeoutMs` with `what` in the message. Tests wait for conditions, never for fixed times.
@@ -12,6 +15,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof WaitAborted) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {

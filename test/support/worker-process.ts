@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from './wait-for.js';
+import { WaitAborted, waitFor } from './wait-for.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -18,7 +18,7 @@ export interface WorkerProcess {
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -41,7 +41,8 @@ export function spawnWorker(env: Record<string, string | undefined>, args: strin
           const match = /worker listening on (http:\/\/[^\s"\\]+)/.exec(line);
           if (match?.[1]) return match[1];
         }
-        return child.exitCode === null ? undefined : Promise.reject(new Error(`worker exited: ${lines.join('\n')}`));
+        if (child.exitCode !== null) throw new WaitAborted(`worker exited with ${child.exitCode}: ${lines.join('\n')}`);
+        return undefined;
       }, timeoutMs),
   };
 }

@@ -67,7 +67,7 @@ describe('config', () => {
 
   it('refuses the sandbox credentials against a real API', () => {
     const err = configError({ WHATSAPP_API_BASE: 'https://graph.facebook.com', WHATSAPP_TOKEN: 'EAAG-real' });
-    expect(err.message).to.include('WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN still hold the sandbox value');
+    expect(err.message).to.include('WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, SUPPRESSION_KEY still hold the sandbox value');
     expect(err.message).not.to.include('EAAG-real');
   });
 

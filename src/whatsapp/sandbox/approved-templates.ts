@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** A template as the sandbox knows it: what Meta's template manager would hold. */
 export interface ApprovedTemplate {
   name: string;
@@ -60,4 +62,23 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const left = new Set(a);
   const right = new Set(b);
   return left.size === right.size && [...left].every((x) => right.has(x));
+}
+
+const templateSchema = z.array(
+  z.object({
+    name: z.string().min(1),
+    language: z.string().min(2),
+    category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']),
+    status: z.enum(['APPROVED', 'PAUSED', 'DISABLED']),
+    body: z.string().optional(),
+    quickReplies: z.number().int().min(0).max(10).optional(),
+  }),
+);
+
+/** Reads a templates list (a JSON array of ApprovedTemplate); throws with the first bad field named. */
+export function parseTemplates(json: unknown): ApprovedTemplate[] {
+  const parsed = templateSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new Error(`templates${issue ? `[${issue.path.map(String).join('].[')}]: ${issue.message}` : ': invalid'}`);
 }

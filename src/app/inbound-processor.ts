@@ -1,0 +1,178 @@
+import type { ConversationConfig } from '../domain/conversation-config.js';
+import { decideConversation, opensWindow, WINDOW_MS, type ConversationAction, type Reply } from '../domain/conversation.js';
+import type { Clock } from '../domain/clock.js';
+import { ContactRepository, type Contact, type Subscription } from '../store/contact-repository.js';
+import type { SuppressionRepository } from '../store/suppression-repository.js';
+import type { StoredInbound, WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { Logger } from './logger.js';
+
+/** Where a reply goes: WhatsApp addresses contacts by their wa_id (digits, no `+`). */
+export interface ReplyRecipient {
+  waId: string;
+}
+
+/** What the conversation needs from WhatsApp: send one reply. Implemented by the Cloud API adapter. */
+export interface ReplySender {
+  sendReply(to: ReplyRecipient, reply: Reply, callbackData: string): Promise<void>;
+}
+
+export interface InboundProcessorDeps {
+  events: WebhookEventRepository;
+  contacts: ContactRepository;
+  suppressions: SuppressionRepository;
+  conversation: ConversationConfig;
+  replies: ReplySender;
+  clock: Clock;
+  logger: Logger;
+  /** A message claimed longer ago than this by a worker that died is handled again. */
+  staleMs: number;
+}
+
+/** Replies are not sent when less than this is left of the window (they would be refused). */
+const REPLY_MARGIN_MS = 60_000;
+
+/**
+ * Handles stored inbound messages one at a time, oldest first: decides the conversation,
+ * applies the state changes in one atomic update per contact, then sends the replies.
+ */
+export class InboundProcessor {
+  #running: Promise<number> | undefined;
+  #again = false;
+
+  constructor(private readonly deps: InboundProcessorDeps) {}
+
+  /** Starts a drain in the background unless one is running (then it runs once more after). */
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.drain()
+      .catch((err: unknown) => {
+        this.deps.logger.error('inbound processing failed', { err: (err as Error).message });
+        return 0;
+      })
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Waits for a background drain to finish (for shutdown and tests). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Handles every waiting message; returns how many. */
+  async drain(): Promise<number> {
+    let handled = 0;
+    for (;;) {
+      const item = await this.deps.events.claimNextInbound(this.deps.clock.now(), this.deps.staleMs);
+      if (!item) return handled;
+      await this.#handle(item);
+      handled += 1;
+    }
+  }
+
+  async #handle(item: StoredInbound): Promise<void> {
+    const { contacts, suppressions, clock, logger } = this.deps;
+    const { event } = item;
+    const now = clock.now();
+    let contact = await contacts.get(item.contactKey);
+    if (opensWindow(event.kind) && (!contact?.lastInboundAt || contact.lastInboundAt < event.timestamp)) {
+      // The webhook stored the message but died before recording it on the contact.
+      await contacts.recordInbound([{ key: item.contactKey, timestamp: event.timestamp, ...(event.phone ? { phone: event.phone } : {}), ...(event.from ? { waId: event.from } : {}) }], now);
+      contact = await contacts.get(item.contactKey);
+    }
+
+    const decision = decideConversation({
+      now,
+      message: event,
+      config: this.deps.conversation,
+      contact: {
+        ...(contact?.phone ? { phone: contact.phone } : {}),
+        ...(contact?.language ? { language: contact.language } : {}),
+        topics: ContactRepository.topicsOf(contact),
+        ...(contact?.conversationAt ? { lastInboundAt: contact.conversationAt } : {}),
+        ...(contact?.lastHelpSentAt ? { lastHelpSentAt: contact.lastHelpSentAt } : {}),
+        ...(contact?.windowOpenedAt ? { windowOpenedAt: contact.windowOpenedAt } : {}),
+      },
+    });
+
+    const subscriptions = subscriptionChanges(contact, decision.actions);
+    const helpSent = decision.actions.find((a) => a.type === 'record-help-sent');
+    const newWindow = opensWindow(event.kind) && (!contact?.conversationAt || event.timestamp.getTime() - contact.conversationAt.getTime() >= WINDOW_MS);
+    await contacts.applyConversation(item.contactKey, {
+      subscriptions,
+      conversationAt: event.timestamp,
+      ...(newWindow ? { windowOpenedAt: event.timestamp } : {}),
+      ...(helpSent ? { lastHelpSentAt: helpSent.at } : {}),
+      now,
+    });
+    for (const action of decision.actions) {
+      if (action.type === 'unsubscribe-all') await suppressions.suppress(item.contactKey, 'opt-out', action.at);
+      if (action.type === 'subscribe') await suppressions.lift(item.contactKey);
+    }
+
+    const replyError = await this.#sendReplies(item, decision.replies, now);
+    await this.deps.events.completeInbound(item.id, { intent: decision.intent, ...(replyError ? { replyError } : {}) }, clock.now());
+    logger.info('inbound handled', { intent: decision.intent, topic: decision.topic, replies: decision.replies.length, replyError, attempt: item.attempts });
+  }
+
+  async #sendReplies(item: StoredInbound, replies: readonly Reply[], now: Date): Promise<string | undefined> {
+    if (replies.length === 0) return undefined;
+    const waId = item.event.from;
+    if (!waId) return 'no wa_id to reply to (only a user id)';
+    if (now.getTime() - item.event.timestamp.getTime() > WINDOW_MS - REPLY_MARGIN_MS) return 'window closed before the reply';
+    for (const [index, reply] of replies.entries()) {
+      try {
+        await this.deps.replies.sendReply({ waId }, reply, `reply:${item.id}:${index}`);
+      } catch (err) {
+        this.deps.logger.warn('reply failed', { err: (err as Error).message, code: (err as { code?: string }).code });
+        return `reply failed: ${(err as Error).message}`;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The subscription records that the conversation's actions change. */
+function subscriptionChanges(contact: Contact | undefined, actions: readonly ConversationAction[]): Record<string, Subscription> {
+  const current = { ...(contact?.subscriptions ?? {}) };
+  const changed: Record<string, Subscription> = {};
+  const put = (topic: string, next: Subscription): void => {
+    current[topic] = next;
+    changed[topic] = next;
+  };
+  for (const action of actions) {
+    switch (action.type) {
+      case 'mark-pending':
+        put(action.topic, { ...keepConsent(current[action.topic]), state: 'pending', changedAt: action.at, pendingSince: action.at, source: action.source, messageId: action.messageId });
+        break;
+      case 'subscribe':
+        put(action.topic, { state: 'subscribed', changedAt: action.at, source: action.consent.source, messageId: action.consent.messageId, consent: { ...action.consent, at: action.at } });
+        break;
+      case 'decline':
+        put(action.topic, { ...keepConsent(current[action.topic]), state: 'unsubscribed', changedAt: action.at, source: action.source, messageId: action.messageId });
+        break;
+      case 'unsubscribe-all':
+        for (const [topic, subscription] of Object.entries(current)) {
+          if (subscription.state !== 'unsubscribed') {
+            put(topic, { ...keepConsent(subscription), state: 'unsubscribed', changedAt: action.at, source: action.source, messageId: action.messageId });
+          }
+        }
+        break;
+      case 'record-help-sent':
+        break;
+    }
+  }
+  return changed;
+}
+
+/** Earlier consent stays on record as evidence when the state changes. */
+function keepConsent(subscription: Subscription | undefined): Pick<Subscription, 'consent'> {
+  return subscription?.consent ? { consent: subscription.consent } : {};
+}

@@ -1,0 +1,48 @@
+import { createHmac } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
+
+export type SuppressionReason = 'opt-out' | 'removed' | 'erased';
+
+/**
+ * What is kept of a number that opted out or was removed: a keyed hash (HMAC-SHA256 with a
+ * secret), the reason and the date. Enough to refuse messaging or re-importing it without new
+ * consent; the number itself cannot be read back from it.
+ */
+interface SuppressionDoc {
+  _id: string;
+  reason: SuppressionReason;
+  at: Date;
+}
+
+export const SUPPRESSIONS = 'suppressions';
+
+export class SuppressionRepository {
+  readonly #suppressions: Collection<SuppressionDoc>;
+
+  constructor(db: Db, private readonly key: string) {
+    this.#suppressions = db.collection<SuppressionDoc>(SUPPRESSIONS);
+  }
+
+  hash(phone: string): string {
+    return createHmac('sha256', this.key).update(phone).digest('hex');
+  }
+
+  /** Writes (or refreshes) the suppression of a number. */
+  async suppress(phone: string, reason: SuppressionReason, at: Date): Promise<void> {
+    await this.#suppressions.updateOne({ _id: this.hash(phone) }, { $set: { reason, at } }, { upsert: true });
+  }
+
+  /** New consent lifts a suppression. */
+  async lift(phone: string): Promise<void> {
+    await this.#suppressions.deleteOne({ _id: this.hash(phone) });
+  }
+
+  async isSuppressed(phone: string): Promise<boolean> {
+    return (await this.#suppressions.countDocuments({ _id: this.hash(phone) }, { limit: 1 })) > 0;
+  }
+
+  async find(phone: string): Promise<{ reason: SuppressionReason; at: Date } | undefined> {
+    const doc = await this.#suppressions.findOne({ _id: this.hash(phone) });
+    return doc ? { reason: doc.reason, at: doc.at } : undefined;
+  }
+}

@@ -1,0 +1,165 @@
+import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
+import type { IndexDeclaration } from './database.js';
+
+export type InboundState = 'new' | 'processing' | 'done';
+
+/** An inbound message as stored: the event, its contact and how far it has been handled. */
+export interface StoredInbound {
+  id: string;
+  contactKey: string;
+  event: InboundMessageEvent;
+  state: InboundState;
+  receivedAt: Date;
+  attempts: number;
+}
+
+interface InboundDoc {
+  _id: string;
+  contactKey: string;
+  event: InboundMessageEvent;
+  /** The message's own time, for handling each contact's messages in order. */
+  timestamp: Date;
+  state: InboundState;
+  receivedAt: Date;
+  claimedAt?: Date;
+  attempts: number;
+  processedAt?: Date;
+  intent?: string;
+  replyError?: string;
+}
+
+/** A status webhook as stored, waiting to be applied to its delivery record. */
+interface StatusDoc {
+  /** wamid + status: the same status twice is one event. */
+  _id: string;
+  event: StatusEvent;
+  receivedAt: Date;
+  applied: boolean;
+}
+
+interface PreferenceDoc {
+  _id: string;
+  contactKey?: string;
+  event: UserPreferenceEvent;
+  receivedAt: Date;
+}
+
+export const INBOUND = 'inbound_messages';
+export const STATUS_EVENTS = 'status_events';
+export const PREFERENCE_EVENTS = 'preference_events';
+
+export const webhookEventIndexes: IndexDeclaration[] = [
+  { collection: INBOUND, indexes: [
+    { name: 'inbound_state_timestamp', key: { state: 1, timestamp: 1 } },
+    { name: 'inbound_received', key: { receivedAt: 1 } },
+  ] },
+  { collection: STATUS_EVENTS, indexes: [
+    { name: 'status_events_applied', key: { applied: 1, receivedAt: 1 } },
+    { name: 'status_events_wamid', key: { 'event.id': 1 } },
+    { name: 'status_events_callback', key: { 'event.callbackData': 1 } },
+  ] },
+  { collection: PREFERENCE_EVENTS, indexes: [{ name: 'preference_events_received', key: { receivedAt: 1 } }] },
+];
+
+const DUPLICATE_KEY = 11000;
+
+/** The same preference change reported twice is one event. */
+export function preferenceEventId(event: UserPreferenceEvent): string {
+  return `${event.waId ?? event.userId ?? ''}:${event.category}:${event.value}:${event.timestamp.getTime()}`;
+}
+
+/**
+ * Inserts documents, skipping those whose `_id` is already stored (a webhook seen before).
+ * Returns the ids that were new. Any other write error is thrown.
+ */
+async function insertNew<T extends { _id: string }>(collection: Collection<T>, docs: T[]): Promise<Set<string>> {
+  const fresh = new Set(docs.map((d) => d._id));
+  if (docs.length === 0) return fresh;
+  try {
+    await collection.insertMany(docs as unknown as Parameters<Collection<T>['insertMany']>[0], { ordered: false });
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    const other = errors.find((e) => e.code !== DUPLICATE_KEY);
+    if (other) throw err;
+    for (const e of errors) fresh.delete(docs[e.index]?._id as string);
+  }
+  return fresh;
+}
+
+export class WebhookEventRepository {
+  readonly #inbound: Collection<InboundDoc>;
+  readonly #statuses: Collection<StatusDoc>;
+  readonly #preferences: Collection<PreferenceDoc>;
+
+  constructor(db: Db) {
+    this.#inbound = db.collection<InboundDoc>(INBOUND);
+    this.#statuses = db.collection<StatusDoc>(STATUS_EVENTS);
+    this.#preferences = db.collection<PreferenceDoc>(PREFERENCE_EVENTS);
+  }
+
+  /** Stores inbound messages; returns the ids not seen before. */
+  async addInbound(items: readonly { contactKey: string; event: InboundMessageEvent }[], now: Date): Promise<Set<string>> {
+    const unique = new Map(items.map((i) => [i.event.id, i]));
+    return insertNew(this.#inbound, [...unique.values()].map(({ contactKey, event }) => ({
+      _id: event.id, contactKey, event, timestamp: event.timestamp, state: 'new' as const, receivedAt: now, attempts: 0,
+    })));
+  }
+
+  /** Stores status events (deduplicated by wamid and status); returns how many were new. */
+  async addStatuses(events: readonly StatusEvent[], now: Date): Promise<number> {
+    const unique = new Map(events.map((e) => [`${e.id}:${e.status}`, e]));
+    const fresh = await insertNew(this.#statuses, [...unique].map(([id, event]) => ({ _id: id, event, receivedAt: now, applied: false })));
+    return fresh.size;
+  }
+
+  /** Stores marketing preference events; returns the ones not seen before. */
+  async addPreferences(items: readonly { contactKey?: string; event: UserPreferenceEvent }[], now: Date): Promise<Set<string>> {
+    const docs = items.map(({ contactKey, event }) => ({
+      _id: preferenceEventId(event),
+      ...(contactKey ? { contactKey } : {}),
+      event,
+      receivedAt: now,
+    }));
+    return insertNew(this.#preferences, [...new Map(docs.map((d) => [d._id, d])).values()]);
+  }
+
+  /**
+   * Claims the oldest unhandled inbound message, or one whose handler died more than
+   * `staleMs` ago. The guarded update makes sure only one worker gets it.
+   */
+  async claimNextInbound(now: Date, staleMs: number): Promise<StoredInbound | undefined> {
+    const doc = await this.#inbound.findOneAndUpdate(
+      { $or: [{ state: 'new' }, { state: 'processing', claimedAt: { $lt: new Date(now.getTime() - staleMs) } }] },
+      { $set: { state: 'processing', claimedAt: now }, $inc: { attempts: 1 } },
+      { sort: { timestamp: 1 }, returnDocument: 'after' },
+    );
+    if (!doc) return undefined;
+    return { id: doc._id, contactKey: doc.contactKey, event: doc.event, state: doc.state, receivedAt: doc.receivedAt, attempts: doc.attempts };
+  }
+
+  async completeInbound(id: string, result: { intent: string; replyError?: string }, now: Date): Promise<void> {
+    await this.#inbound.updateOne(
+      { _id: id, state: 'processing' },
+      { $set: { state: 'done', processedAt: now, intent: result.intent, ...(result.replyError ? { replyError: result.replyError } : {}) } },
+    );
+  }
+
+  async inbound(id: string): Promise<{ state: InboundState; intent?: string; replyError?: string } | undefined> {
+    const doc = await this.#inbound.findOne({ _id: id });
+    return doc ? { state: doc.state, ...(doc.intent ? { intent: doc.intent } : {}), ...(doc.replyError ? { replyError: doc.replyError } : {}) } : undefined;
+  }
+
+  async countInbound(filter: { state?: InboundState } = {}): Promise<number> {
+    return this.#inbound.countDocuments(filter);
+  }
+
+  /** Deletes handled events older than `before` (no TTL indexes on FerretDB: a job does it). */
+  async deleteHandledBefore(before: Date): Promise<number> {
+    const inbound = await this.#inbound.deleteMany({ state: 'done', receivedAt: { $lt: before } });
+    const statuses = await this.#statuses.deleteMany({ applied: true, receivedAt: { $lt: before } });
+    const preferences = await this.#preferences.deleteMany({ receivedAt: { $lt: before } });
+    return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount;
+  }
+}

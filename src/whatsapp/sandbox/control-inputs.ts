@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { InboundContent } from './webhook-payloads.js';
+
+const phone = z.string().regex(/^\+?[0-9][0-9 ()-]{4,24}$/, 'not a phone number');
+
+/** `POST /_sandbox/inbound`: a text, a tap on a reply button, or a tap on a template quick reply. */
+export const inboundInput = z
+  .object({
+    from: phone,
+    text: z.string().min(1).max(4096).optional(),
+    button: z.object({ id: z.string().min(1), title: z.string().min(1) }).optional(),
+    payload: z.string().min(1).optional(),
+    /** Seconds since the epoch, like Meta's; default: the sandbox clock's now. */
+    timestamp: z.union([z.number().int().positive(), z.string().regex(/^\d+$/).transform(Number)]).optional(),
+    name: z.string().min(1).max(100).optional(),
+    /** `wamid` of the business message this answers. */
+    context: z.string().min(1).optional(),
+  })
+  .refine((v) => [v.button, v.payload].filter((x) => x !== undefined).length + (v.text !== undefined && v.payload === undefined ? 1 : 0) === 1, {
+    message: 'give exactly one of text, button or payload',
+  });
+
+export type InboundInput = z.input<typeof inboundInput>;
+
+export function inboundContent(input: z.output<typeof inboundInput>): InboundContent {
+  if (input.button) return { kind: 'button', id: input.button.id, title: input.button.title };
+  if (input.payload !== undefined) return { kind: 'payload', payload: input.payload, text: input.text ?? input.payload };
+  return { kind: 'text', text: input.text ?? '' };
+}
+
+/** `POST /_sandbox/contacts`: how the sandbox treats one number. */
+export const contactInput = z.object({
+  phone,
+  onWhatsApp: z.boolean().default(true),
+  /** Every send to this number fails with this Meta code (`times` sends, or until changed). */
+  forceError: z
+    .object({
+      code: z.number().int().positive(),
+      times: z.number().int().positive().optional(),
+      via: z.enum(['response', 'status']).default('response'),
+    })
+    .nullable()
+    .optional(),
+  /** Extra delay before the API answers for this number, to provoke client timeouts. */
+  delayMs: z.number().int().min(0).max(600_000).optional(),
+});
+
+export type ContactInput = z.input<typeof contactInput>;
+
+export const webhookInput = z.object({ url: z.url({ protocol: /^https?$/ }).nullable() });
+
+/** A zod failure as one line naming the field. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid input';
+  const field = issue.path.map(String).join('.');
+  return field === '' ? issue.message : `${field}: ${issue.message}`;
+}

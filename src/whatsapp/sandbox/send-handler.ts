@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../domain/clock.js';
+import { checkTemplate, type ApprovedTemplate } from './approved-templates.js';
+import { metaError } from './error-catalog.js';
+import { readableBody, templateParams, validateMessageRequest, type MessageRequest } from './request-validation.js';
+import type { SeededRandom } from './seeded-random.js';
+import { waIdOf, type AcceptedMessage, type Pricing, type SandboxState } from './sandbox-state.js';
+import type { StatusWebhooks } from './status-webhooks.js';
+
+export interface SendContext {
+  clock: Clock;
+  state: SandboxState;
+  statuses: StatusWebhooks;
+  random: SeededRandom;
+  templates: ReadonlyMap<string, ApprovedTemplate>;
+  /** Whether status webhooks have somewhere to go (no URL: none are planned). */
+  webhooksOn(): boolean;
+  /** Share of sends answered with 131000 / HTTP 500. */
+  failureRate: number;
+  /** `error`: 131047 at once; `failed-status`: accepted, then a `failed` status with 131047. */
+  outsideWindow: 'error' | 'failed-status';
+}
+
+export interface SendOutcome {
+  status: number;
+  body: unknown;
+  /** Extra delay configured for this contact. */
+  delayMs: number;
+}
+
+function traceId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+function refuse(code: number, details?: string, delayMs = 0, title?: string): SendOutcome {
+  const { status, body } = metaError(code, traceId(), details, title);
+  return { status, body, delayMs };
+}
+
+/**
+ * The decision the Cloud API makes for one `POST .../messages` (after the token check):
+ * validation, throughput, reachability, forced errors, template, window, pair rate; then the
+ * message is accepted and its status webhooks planned.
+ */
+export function handleSend(ctx: SendContext, body: unknown): SendOutcome {
+  const validation = validateMessageRequest(body);
+  if (!validation.ok) return refuse(100, `Param ${validation.field}: ${validation.problem}`, 0, `Invalid parameter: ${validation.field}`);
+  const request = validation.request;
+  const nowMs = ctx.clock.now().getTime();
+  const waId = waIdOf(request.to);
+  const contact = ctx.state.contact(waId);
+  const delayMs = contact?.delayMs ?? 0;
+
+  if (ctx.failureRate > 0 && ctx.random.chance(ctx.failureRate)) return refuse(131000, undefined, delayMs);
+  if (!ctx.state.takeThroughput(nowMs)) return refuse(130429, undefined, delayMs);
+  if (contact?.onWhatsApp === false) return refuse(131026, undefined, delayMs);
+  const forced = ctx.state.takeForcedError(waId);
+  if (forced?.via === 'response') return refuse(forced.code, undefined, delayMs);
+
+  let template: ApprovedTemplate | undefined;
+  if (request.type === 'template') {
+    const check = checkTemplate(ctx.templates, request.template.name, request.template.language.code, templateParams(request));
+    if (!check.ok) return refuse(check.code, check.details, delayMs);
+    template = check.template;
+  }
+  const windowOpen = ctx.state.windowOpen(waId, nowMs);
+  const outsideWindow = request.type !== 'template' && !windowOpen;
+  if (outsideWindow && ctx.outsideWindow === 'error') return refuse(131047, undefined, delayMs);
+  if (!ctx.state.takePairRate(waId, nowMs)) return refuse(131056, undefined, delayMs);
+
+  const message = accepted(ctx, request, waId, nowMs, template, windowOpen);
+  ctx.state.addMessage(message);
+  if (ctx.webhooksOn()) {
+    if (outsideWindow) ctx.statuses.planFailure(message, 131047, false);
+    else if (forced) ctx.statuses.planFailure(message, forced.code, true);
+    else ctx.statuses.planDelivery(message);
+  }
+  return {
+    status: 200,
+    delayMs,
+    body: {
+      messaging_product: 'whatsapp',
+      contacts: [{ input: request.to, wa_id: waId }],
+      messages: [request.type === 'template' ? { id: message.wamid, message_status: 'accepted' } : { id: message.wamid }],
+    },
+  };
+}
+
+function accepted(ctx: SendContext, request: MessageRequest, waId: string, nowMs: number, template: ApprovedTemplate | undefined, windowOpen: boolean): AcceptedMessage {
+  const message: AcceptedMessage = {
+    wamid: ctx.state.nextWamid(),
+    to: waId,
+    type: request.type,
+    body: readableBody(request),
+    acceptedAt: new Date(nowMs),
+    status: 'accepted',
+    pricing: pricing(template, windowOpen),
+  };
+  if (request.biz_opaque_callback_data !== undefined) message.callbackData = request.biz_opaque_callback_data;
+  if (request.type === 'template') {
+    message.templateName = request.template.name;
+    message.templateLanguage = request.template.language.code;
+  }
+  return message;
+}
+
+/** Per-message pricing (since 2025-07): templates are charged, except utility inside an open window. */
+function pricing(template: ApprovedTemplate | undefined, windowOpen: boolean): Pricing {
+  if (!template) return { billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' };
+  const category = template.category.toLowerCase() as Pricing['category'];
+  const free = category === 'utility' && windowOpen;
+  return { billable: !free, pricing_model: 'PMP', type: free ? 'free_customer_service' : 'regular', category };
+}
