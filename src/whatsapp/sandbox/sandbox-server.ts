@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyReply } from 'fastify';
 import type { Logger } from '../../app/logger.js';
 import type { Clock } from '../../domain/clock.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
@@ -174,9 +174,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return { ok: true };
   });
 
-  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ port: options.port ?? 0, host });
   const port = (app.server.address() as { port: number }).port;
-  const url = address.replace(/\/$/, '');
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${reachable}:${port}`;
   let stopped: Promise<void> | undefined;
   return Object.assign(sandbox, {
     url,
@@ -186,13 +188,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         stopping.abort();
         statuses.clear();
         sender.stop();
-        await closeServer(app);
+        await app.close();
       })();
       return stopped;
     },
   });
-}
-
-async function closeServer(app: FastifyInstance): Promise<void> {
-  await app.close();
 }

@@ -135,10 +135,6 @@ export class SandboxState {
     return filter.to === undefined ? all : all.filter((m) => m.to === waIdOf(filter.to ?? ''));
   }
 
-  get acceptedCount(): number {
-    return this.#counter;
-  }
-
   reset(): void {
     this.#lastInbound.clear();
     this.#contacts.clear();

@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig, readEnvFile } from '../config/index.js';
+import { stopOnSignals } from '../src/app/lifecycle.js';
+import { createLogger } from '../src/app/logger.js';
+import { systemClock } from '../src/app/system-clock.js';
+import { ConfigError } from '../src/domain/errors.js';
+import { parseTemplates } from '../src/whatsapp/sandbox/approved-templates.js';
+import { startSandbox, type SandboxOptions } from '../src/whatsapp/sandbox/sandbox-server.js';
+
+const HELP = `Usage: npm run sandbox -- [--port P] [--webhook URL] [options]
+
+Runs the WhatsApp Cloud API sandbox alone: POST /{version}/{phone_number_id}/messages like the
+Cloud API, signed status and inbound webhooks to --webhook, and the test endpoints
+/_sandbox/inbound, /_sandbox/messages, /_sandbox/contacts, /_sandbox/reset, /_sandbox/webhook.
+Token, phone number id and app secret come from the environment / .env like the worker's.
+
+Options:
+  --port P               port to listen on (default 3001; 0 picks a free one)
+  --host H               interface (default 127.0.0.1)
+  --webhook URL          where webhooks go, e.g. http://127.0.0.1:3000/webhooks/whatsapp
+  --mps N                messages per second before 130429 (default SANDBOX_MPS, 80; 0: off)
+  --pair-rate MS:BURST   per-contact limit before 131056 (default 6000:10; off: no limit)
+  --latency MS|MIN-MAX   delay before every answer
+  --failure-rate R       share of sends (0 to 1) answered with 131000 / HTTP 500
+  --seed N               seed for latency, failures and statuses
+  --outside-window M     error (131047 at once) or failed-status (default SANDBOX_OUTSIDE_WINDOW)
+  --read-probability R   share of messages that get a read status (default 0.5)
+  --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}
+  -h, --help             this text`;
+
+class UsageError extends Error {}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+function ratio(name: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new UsageError(`--${name}: expected a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function buildOptions(argv: string[]): Omit<SandboxOptions, 'clock' | 'logger'> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string' }, host: { type: 'string' }, webhook: { type: 'string' }, mps: { type: 'string' },
+      'pair-rate': { type: 'string' }, latency: { type: 'string' }, 'failure-rate': { type: 'string' }, seed: { type: 'string' },
+      'outside-window': { type: 'string' }, 'read-probability': { type: 'string' }, templates: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const config = loadConfig(process.env, readEnvFile());
+  const options: Omit<SandboxOptions, 'clock' | 'logger'> = {
+    port: values.port === undefined ? 3001 : integer('port', values.port, 0, 65535),
+    host: values.host ?? '127.0.0.1',
+    token: config.whatsapp.token,
+    phoneNumberId: config.whatsapp.phoneNumberId,
+    appSecret: config.whatsapp.appSecret,
+    mps: values.mps === undefined ? config.sandbox.mps : integer('mps', values.mps, 0, 1_000_000),
+    outsideWindow: config.sandbox.outsideWindow,
+  };
+  if (values.webhook !== undefined) {
+    if (!URL.canParse(values.webhook) || !/^https?:$/.test(new URL(values.webhook).protocol)) throw new UsageError(`--webhook: expected an http(s) URL, got ${JSON.stringify(values.webhook)}`);
+    options.webhookUrl = values.webhook;
+  }
+  const pair = values['pair-rate'];
+  if (pair !== undefined) {
+    const match = /^(\d+):(\d+)$/.exec(pair);
+    if (pair !== 'off' && !match) throw new UsageError(`--pair-rate: expected MS:BURST such as 6000:10, or off, got ${JSON.stringify(pair)}`);
+    options.pairRate = match ? { intervalMs: integer('pair-rate', match[1] ?? '', 1, 86_400_000), burst: integer('pair-rate', match[2] ?? '', 1, 100_000) } : false;
+  }
+  if (values.latency !== undefined) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(values.latency);
+    if (!match) throw new UsageError(`--latency: expected MS or MIN-MAX, got ${JSON.stringify(values.latency)}`);
+    const min = Number(match[1]);
+    const max = match[2] === undefined ? min : Number(match[2]);
+    if (max < min) throw new UsageError(`--latency: MAX is below MIN in ${JSON.stringify(values.latency)}`);
+    options.latencyMs = { min, max };
+  }
+  if (values['failure-rate'] !== undefined) options.failureRate = ratio('failure-rate', values['failure-rate']);
+  if (values.seed !== undefined) options.seed = integer('seed', values.seed, 0, 2 ** 31 - 1);
+  const mode = values['outside-window'];
+  if (mode !== undefined) {
+    if (mode !== 'error' && mode !== 'failed-status') throw new UsageError(`--outside-window: expected error or failed-status, got ${JSON.stringify(mode)}`);
+    options.outsideWindow = mode;
+  }
+  if (values['read-probability'] !== undefined) options.statuses = { readProbability: ratio('read-probability', values['read-probability']) };
+  if (values.templates !== undefined) {
+    try {
+      options.templates = parseTemplates(JSON.parse(readFileSync(values.templates, 'utf8')));
+    } catch (err) {
+      throw new UsageError(`--templates ${values.templates}: ${(err as Error).message}`);
+    }
+  }
+  return options;
+}
+
+let options;
+try {
+  options = buildOptions(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`error: ${err.message}`);
+    process.exit(78);
+  }
+  // parseArgs throws TypeErrors with codes such as ERR_PARSE_ARGS_UNKNOWN_OPTION
+  const code = (err as { code?: unknown }).code;
+  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+    console.error(`error: ${(err as Error).message.split('\n')[0]} (see --help)`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const logger = createLogger({ level: 'info', json: process.env.NODE_ENV === 'production', pii: false, defaultMeta: { service: 'sandbox' } });
+try {
+  const sandbox = await startSandbox({ ...options, clock: systemClock, logger });
+  console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)})`);
+  const remove = stopOnSignals(
+    async () => {
+      await sandbox.stop();
+      remove();
+    },
+    logger,
+    5000,
+  );
+} catch (err) {
+  console.error(`error: sandbox failed to start: ${(err as Error).message}`);
+  process.exitCode = 1;
+}
