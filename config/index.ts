@@ -31,6 +31,15 @@ export interface Config {
   };
   readonly suppressionKey: string;
   readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number };
+  readonly broadcastsFile: string;
+  readonly rateCardFile: string;
+  readonly fanOut: {
+    readonly budget: number;
+    readonly safetyMarginMs: number;
+    readonly batchSize: number;
+    readonly maxAttempts: number;
+    readonly unknownAfterMs: number;
+  };
   readonly timezone: string;
   readonly sendRateMps: number;
   readonly jobs: { readonly pollIntervalMs: number; readonly lockLifetimeMs: number };
@@ -80,7 +89,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
 
   if (v.WHATSAPP_API_BASE !== undefined) {
@@ -116,6 +125,15 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW },
     suppressionKey: v.SUPPRESSION_KEY,
     webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS },
+    broadcastsFile: v.BROADCASTS_FILE,
+    rateCardFile: v.RATE_CARD_FILE,
+    fanOut: {
+      budget: v.PUBLISH_BUDGET,
+      safetyMarginMs: v.SEND_SAFETY_MARGIN_MS,
+      batchSize: v.FANOUT_BATCH_SIZE,
+      maxAttempts: v.SEND_MAX_ATTEMPTS,
+      unknownAfterMs: v.DELIVERY_UNKNOWN_AFTER_MS,
+    },
     timezone: v.APP_TIMEZONE,
     sendRateMps: v.SEND_RATE_MPS,
     jobs: { pollIntervalMs: v.JOB_POLL_INTERVAL_MS, lockLifetimeMs: v.JOB_LOCK_LIFETIME_MS },

@@ -178,6 +178,48 @@ export const VARIABLES = {
     expected: 'days from 8 to 3650 (Meta retries webhooks for up to 7 days)',
     description: 'how long handled webhook events are kept to recognise Meta\'s retries',
   },
+  BROADCASTS_FILE: {
+    schema: z.string().min(1),
+    default: 'config/broadcasts.json',
+    expected: 'a file path',
+    description: 'session text, data fields and templates of each topic\'s broadcasts',
+  },
+  RATE_CARD_FILE: {
+    schema: z.string().min(1),
+    default: 'config/rate-card.json',
+    expected: 'a file path',
+    description: 'price per message by category, country and effective date, for cost estimates',
+  },
+  PUBLISH_BUDGET: {
+    schema: z.coerce.number().min(0),
+    default: '50',
+    expected: 'an amount of at least 0 in the rate card\'s currency',
+    description: 'a broadcast estimated above this asks for confirmation (or --yes) before it is sent',
+  },
+  SEND_SAFETY_MARGIN_MS: {
+    schema: integer(0, 3600000),
+    default: '60000',
+    expected: 'milliseconds from 0 to 3600000',
+    description: 'a window closing within this counts as closed: the template is sent instead',
+  },
+  FANOUT_BATCH_SIZE: {
+    schema: integer(1, 100000),
+    default: '500',
+    expected: 'an integer from 1 to 100000',
+    description: 'subscribers per fan-out job; workers share a broadcast batch by batch',
+  },
+  SEND_MAX_ATTEMPTS: {
+    schema: integer(1, 50),
+    default: '6',
+    expected: 'an integer from 1 to 50',
+    description: 'tries per message for transient errors before it counts as failed',
+  },
+  DELIVERY_UNKNOWN_AFTER_MS: {
+    schema: integer(1000, 7 * 24 * 3600000),
+    default: '600000',
+    expected: 'milliseconds from 1000 to 604800000',
+    description: 'a send whose worker died is marked unknown (never resent) if no status came by then',
+  },
   APP_TIMEZONE: {
     schema: z.string().refine(isTimeZone, 'unknown time zone'),
     default: 'Europe/Berlin',

@@ -1,13 +1,21 @@
 import type { AppDeps } from '../src/app/deps.js';
+import { applyStatusesJob } from './apply-statuses.js';
+import { broadcastSweepJob } from './broadcast-sweep.js';
 import { cleanupWebhookEventsJob } from './cleanup-webhook-events.js';
+import { fanOutBatchJob } from './fan-out-batch.js';
 import type { JobDefinition } from './job-definition.js';
+import { planBroadcastJob } from './plan-broadcast.js';
 import { processInboundJob } from './process-inbound.js';
 
 /** Every job the worker runs. */
-export const JOBS: readonly JobDefinition<never, AppDeps>[] = [processInboundJob, cleanupWebhookEventsJob];
+export const JOBS: readonly JobDefinition<never, AppDeps>[] = [
+  processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob,
+] as readonly JobDefinition<never, AppDeps>[];
 
 /** Recurring jobs: Agenda keeps one document per name, so several workers schedule them once. */
 export const RECURRING: readonly { name: string; every: string }[] = [
   { name: processInboundJob.name, every: '10 seconds' },
+  { name: applyStatusesJob.name, every: '10 seconds' },
+  { name: broadcastSweepJob.name, every: '15 seconds' },
   { name: cleanupWebhookEventsJob.name, every: '1 hour' },
 ];

@@ -7,6 +7,8 @@ export interface JobContext<Deps> {
   /** 1 for the first run, 2 for the first retry, ... */
   attempt: number;
   deps: Deps;
+  /** Runs this job again at `at` after it returns (for work due later, such as retries). */
+  runAgainAt(at: Date): void;
 }
 
 /**

@@ -1,26 +1,42 @@
 import type { Db } from 'mongodb';
 import type { Config } from '../../config/index.js';
+import type { TopicContent } from '../domain/broadcast-content.js';
 import type { Clock } from '../domain/clock.js';
 import type { ConversationConfig } from '../domain/conversation-config.js';
+import type { RateCard } from '../domain/pricing.js';
 import type { Metrics } from '../http/metrics.js';
+import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import type { ContactRepository } from '../store/contact-repository.js';
+import type { DeliveryRepository } from '../store/delivery-repository.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
-import type { CloudApiClient } from '../whatsapp/cloud-api-client.js';
+import type { FanOut } from './fan-out.js';
 import type { InboundProcessor } from './inbound-processor.js';
 import type { Logger } from './logger.js';
+import type { Scheduler } from './scheduler.js';
+import type { StatusApplier } from './status-applier.js';
 
-/** What the app builds once at start and hands down to routes and jobs. */
-export interface AppDeps {
+/** Configuration files and repositories: what the worker and the command-line scripts share. */
+export interface Services {
   config: Config;
   logger: Logger;
   clock: Clock;
   db: Db;
-  metrics: Metrics;
   conversation: ConversationConfig;
+  contents: Map<string, TopicContent>;
+  rateCard: RateCard;
   contacts: ContactRepository;
   suppressions: SuppressionRepository;
   events: WebhookEventRepository;
-  whatsapp: CloudApiClient;
+  broadcasts: BroadcastRepository;
+  deliveries: DeliveryRepository;
+}
+
+/** What the worker builds once at start and hands down to routes and jobs. */
+export interface AppDeps extends Services {
+  metrics: Metrics;
   inbound: InboundProcessor;
+  statuses: StatusApplier;
+  fanOut: FanOut;
+  scheduler: Scheduler;
 }

@@ -8,9 +8,15 @@ import type { Logger } from './logger.js';
 
 export type SchedulerState = 'stopped' | 'running' | 'draining';
 
-export interface Scheduler {
+export interface Scheduler<Deps = unknown> {
   readonly agenda: Agenda;
+  /** The deps handed to job handlers, when they can only be built after the scheduler. */
+  setDeps(deps: Deps): void;
   state(): SchedulerState;
+  /** Schedules job `name` at `at`, one job per `uniqueKey` value of its data (a later call moves it). */
+  scheduleUnique(name: string, data: Record<string, string>, uniqueKey: string, at: Date): Promise<void>;
+  /** Like scheduleUnique, but leaves a job alone that is already due later or running. */
+  ensureScheduled(name: string, data: Record<string, string>, uniqueKey: string, at: Date): Promise<void>;
   start(): Promise<void>;
   /** Lets running jobs finish for up to `timeoutMs`, then unlocks what is left for other workers. */
   stop(timeoutMs: number): Promise<void>;
@@ -23,13 +29,15 @@ export interface SchedulerOptions<Deps> {
   /** Default lock lifetime; a running job renews its lock three times per lifetime. */
   lockLifetimeMs: number;
   jobs: readonly JobDefinition<never, Deps>[];
-  deps: Deps;
+  /** Given here or later with `setDeps`, before the first job runs. */
+  deps?: Deps;
 }
 
 export const JOBS_COLLECTION = 'jobs';
 
 /** Agenda on the app's own connection, with every job wrapped for logging and retry advice. */
-export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Scheduler {
+export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Scheduler<Deps> {
+  let deps = options.deps;
   const { logger } = options;
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: options.db, collection: JOBS_COLLECTION }),
@@ -44,6 +52,7 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
     agenda.define(
       definition.name,
       async (job: Job<never>) => {
+        if (deps === undefined) throw new Error('job deps not set (setDeps before start)');
         const attempt = (job.attrs.failCount ?? 0) + 1;
         const jobId = String(job.attrs._id);
         const scoped = logger.child({ job: definition.name, jobId, attempt });
@@ -54,7 +63,13 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
           job.touch().catch((err: unknown) => scoped.warn('could not renew job lock', { err: (err as Error).message }));
         }, Math.max(Math.floor(lockLifetime / 3), 200));
         try {
-          await definition.handle(job.attrs.data, { logger: scoped, jobId, attempt, deps: options.deps });
+          await definition.handle(job.attrs.data, {
+            logger: scoped, jobId, attempt, deps,
+            // Agenda saves the job after the handler returns, keeping this nextRunAt.
+            runAgainAt: (at) => {
+              job.attrs.nextRunAt = at;
+            },
+          });
           scoped.debug('job done', { ms: Math.round(performance.now() - started) });
         } catch (err) {
           scoped.warn('job failed', { ms: Math.round(performance.now() - started), err: (err as Error).message, code: (err as { code?: unknown }).code });
@@ -75,6 +90,19 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
   return {
     agenda,
     state: () => state,
+    setDeps(next) {
+      deps = next;
+    },
+    async scheduleUnique(name, data, uniqueKey, at) {
+      await agenda.ready;
+      await agenda.create(name, data).unique({ [`data.${uniqueKey}`]: data[uniqueKey] }).schedule(at).save();
+    },
+    async ensureScheduled(name, data, uniqueKey, at) {
+      await agenda.ready;
+      const job = await options.db.collection(JOBS_COLLECTION).findOne({ name, [`data.${uniqueKey}`]: data[uniqueKey] });
+      if (job && (job.nextRunAt != null || job.lockedAt != null)) return;
+      await agenda.create(name, data).unique({ [`data.${uniqueKey}`]: data[uniqueKey] }).schedule(at).save();
+    },
     async start() {
       await agenda.start();
       state = 'running';

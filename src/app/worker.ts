@@ -1,24 +1,24 @@
 import type { Config } from '../../config/index.js';
-import { loadConversationConfig } from '../../config/topics.js';
 import { JOBS, RECURRING } from '../../jobs/index.js';
 import type { Clock } from '../domain/clock.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
-import { createMetrics } from '../http/metrics.js';
+import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
-import { ContactRepository } from '../store/contact-repository.js';
 import { connectDatabase, ensureIndexes } from '../store/database.js';
 import { INDEX_DECLARATIONS } from '../store/index-declarations.js';
+import { SendPacer } from '../store/send-pacer.js';
 import { startDatabaseServer } from '../store/server/local-server.js';
-import { SuppressionRepository } from '../store/suppression-repository.js';
-import { WebhookEventRepository } from '../store/webhook-event-repository.js';
 import { cloudApiClientFromConfig } from '../whatsapp/cloud-api-client.js';
 import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.js';
 import type { AppDeps } from './deps.js';
+import { FanOut } from './fan-out.js';
 import { InboundProcessor } from './inbound-processor.js';
 import { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
+import { buildServices, loadContentConfig } from './services.js';
+import { StatusApplier } from './status-applier.js';
 import { WebhookIngest } from './webhook-ingest.js';
 import { whatsappReplies } from './whatsapp-replies.js';
 
@@ -33,6 +33,19 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Promise<Sandbox> {
+  return startSandbox({
+    clock,
+    port: config.sandbox.port,
+    token: config.whatsapp.token,
+    phoneNumberId: config.whatsapp.phoneNumberId,
+    appSecret: config.whatsapp.appSecret,
+    mps: config.sandbox.mps,
+    outsideWindow: config.sandbox.outsideWindow,
+    logger: logger.child({ scope: 'sandbox' }),
+  });
+}
+
 /**
  * Starts the worker: database (a local one when none is configured), indexes, WhatsApp (the
  * sandbox when no API is configured), scheduler, HTTP. If a step fails, what was already
@@ -42,7 +55,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
   const releasers = new Releasers(logger);
   try {
     if (config.whatsapp.apiBase === undefined) logger.info('WHATSAPP_API_BASE is not set: using the built-in WhatsApp sandbox');
-    const conversation = loadConversationConfig(config.topicsFile);
+    const content = loadContentConfig(config);
 
     const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, report: (line) => logger.info(line) });
     releasers.add('database server', () => server.stop());
@@ -52,50 +65,60 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
 
     let sandbox: Sandbox | undefined;
     if (config.whatsapp.apiBase === undefined) {
-      sandbox = await startSandbox({
-        clock,
-        port: config.sandbox.port,
-        token: config.whatsapp.token,
-        phoneNumberId: config.whatsapp.phoneNumberId,
-        appSecret: config.whatsapp.appSecret,
-        mps: config.sandbox.mps,
-        outsideWindow: config.sandbox.outsideWindow,
-        logger: logger.child({ scope: 'sandbox' }),
-      });
-      releasers.add('whatsapp sandbox', () => sandbox!.stop());
-      logger.info(`WhatsApp sandbox listening on ${sandbox.url} (simulate a contact: POST ${sandbox.url}/_sandbox/inbound)`);
+      const started = await startSandboxFor(config, clock, logger);
+      sandbox = started;
+      releasers.add('whatsapp sandbox', () => started.stop());
+      logger.info(`WhatsApp sandbox listening on ${started.url} (simulate a contact: POST ${started.url}/_sandbox/inbound)`);
     }
     const whatsapp = cloudApiClientFromConfig(config.whatsapp, logger.child({ scope: 'whatsapp' }), sandbox?.url);
     releasers.add('whatsapp client', async () => whatsapp.close());
 
+    const services = buildServices(config, logger, clock, database.db, content);
     const metrics = createMetrics();
-    const contacts = new ContactRepository(database.db);
-    const suppressions = new SuppressionRepository(database.db, config.suppressionKey);
-    const events = new WebhookEventRepository(database.db);
-    const inbound = new InboundProcessor({
-      events, contacts, suppressions, conversation, clock,
-      replies: whatsappReplies(whatsapp),
-      logger: logger.child({ scope: 'conversation' }),
-      staleMs: config.jobs.lockLifetimeMs * 2,
-    });
-    const deps: AppDeps = { config, logger, clock, db: database.db, metrics, conversation, contacts, suppressions, events, whatsapp, inbound };
-
-    const scheduler = createScheduler({
+    // The jobs need the deps and the deps need the scheduler: the deps are handed over once built.
+    const scheduler = createScheduler<AppDeps>({
       db: database.db,
       logger: logger.child({ scope: 'jobs' }),
       pollIntervalMs: config.jobs.pollIntervalMs,
       lockLifetimeMs: config.jobs.lockLifetimeMs,
       jobs: JOBS,
-      deps,
     });
-    await scheduler.start();
-    releasers.add('scheduler', () => scheduler.stop(Math.max(config.shutdownTimeoutMs - 2000, 1000)));
-    for (const { name, every } of RECURRING) await scheduler.agenda.every(every, name);
-    releasers.add('inbound handling', () => inbound.idle());
+    const queue = { scheduleBatch: (batchId: string, at: Date) => scheduler.scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) };
+    const inbound = new InboundProcessor({
+      ...services, replies: whatsappReplies(whatsapp), logger: logger.child({ scope: 'conversation' }), staleMs: config.jobs.lockLifetimeMs * 2,
+    });
+    const statuses = new StatusApplier({ ...services, queue, logger: logger.child({ scope: 'statuses' }) });
+    const fanOut = new FanOut({
+      ...services,
+      messenger: whatsapp,
+      pacer: new SendPacer(database.db, config.sendRateMps),
+      queue,
+      logger: logger.child({ scope: 'fan-out' }),
+      settings: {
+        batchSize: config.fanOut.batchSize,
+        safetyMarginMs: config.fanOut.safetyMarginMs,
+        maxAttempts: config.fanOut.maxAttempts,
+        rateCard: content.rateCard,
+        slotsPerReservation: Math.max(1, Math.min(50, Math.ceil(config.sendRateMps / 4))),
+      },
+      onOutcome: (kind, outcome) => metrics.deliveries.inc({ kind, outcome: outcome.split(':')[0] ?? outcome }),
+    });
 
-    const ingest = new WebhookIngest(contacts, events, clock);
+    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler };
+    scheduler.setDeps(deps);
+    const started = scheduler;
+    registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
+    await started.start();
+    releasers.add('scheduler', () => started.stop(Math.max(config.shutdownTimeoutMs - 2000, 1000)));
+    for (const { name, every } of RECURRING) await started.agenda.every(every, name);
+    releasers.add('inbound and status handling', async () => {
+      await inbound.idle();
+      await statuses.idle();
+    });
+
+    const ingest = new WebhookIngest(services.contacts, services.events, clock);
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
-    registerHealthRoutes(http, { db: database.db, metrics, schedulerState: scheduler.state, timeoutMs: config.healthDbTimeoutMs });
+    registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs });
     registerMetricsRoutes(http, metrics);
     registerWebhookRoutes(http, {
       verifyToken: config.whatsapp.verifyToken,
@@ -106,6 +129,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       ingest: (parsed) => ingest.ingest(parsed),
       afterIngest: (summary) => {
         if (summary.messages > 0) inbound.kick();
+        if (summary.statuses > 0) statuses.kick();
       },
     });
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -116,7 +140,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
     const url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
     sandbox?.setWebhookUrl(`${url}/webhooks/whatsapp`);
     logger.info(`worker listening on ${url}`, { healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp` });
-    return { url, deps, scheduler, sandbox, stop: () => releasers.releaseAll() };
+    return { url, deps, scheduler: started, sandbox, stop: () => releasers.releaseAll() };
   } catch (err) {
     await releasers.releaseAll();
     throw err;

@@ -149,6 +149,33 @@ export class ContactRepository {
     );
   }
 
+  /**
+   * Contacts with a subscription record for `topic` (subscribed or pending), in key order,
+   * with keys in (afterKey, upToKey]. The key order gives fan-out batches stable ranges.
+   */
+  async ofTopic(topic: string, range: { afterKey?: string; upToKey?: string; limit?: number; keysOnly?: boolean }): Promise<Contact[]> {
+    const keyRange: Record<string, string> = {};
+    if (range.afterKey !== undefined) keyRange.$gt = range.afterKey;
+    if (range.upToKey !== undefined) keyRange.$lte = range.upToKey;
+    const filter = {
+      [`subscriptions.${topic}.state`]: { $in: ['subscribed', 'pending'] },
+      ...(Object.keys(keyRange).length > 0 ? { _id: keyRange } : {}),
+    };
+    let cursor = this.#contacts.find(filter, range.keysOnly ? { projection: { _id: 1 } } : {}).sort({ _id: 1 });
+    if (range.limit !== undefined) cursor = cursor.limit(range.limit);
+    return (await cursor.toArray()).map(toContact);
+  }
+
+  async getMany(keys: readonly string[]): Promise<Contact[]> {
+    if (keys.length === 0) return [];
+    return (await this.#contacts.find({ _id: { $in: [...keys] } }).sort({ _id: 1 }).toArray()).map(toContact);
+  }
+
+  /** After a broadcast message went out: one more message since the contact's last reply. */
+  async countSent(key: string, template: boolean, now: Date): Promise<void> {
+    await this.#contacts.updateOne({ _id: key }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
+  }
+
   /** The conversation's view of a contact's topics. */
   static topicsOf(contact: Contact | undefined): Record<string, TopicSubscription> {
     const topics: Record<string, TopicSubscription> = {};

@@ -41,6 +41,14 @@ export class SuppressionRepository {
     return (await this.#suppressions.countDocuments({ _id: this.hash(phone) }, { limit: 1 })) > 0;
   }
 
+  /** Which of these numbers (or contact keys) are suppressed, in one query. */
+  async suppressedAmong(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const byHash = new Map(keys.map((k) => [this.hash(k), k]));
+    const docs = await this.#suppressions.find({ _id: { $in: [...byHash.keys()] } }, { projection: { _id: 1 } }).toArray();
+    return new Set(docs.map((d) => byHash.get(d._id) as string));
+  }
+
   async find(phone: string): Promise<{ reason: SuppressionReason; at: Date } | undefined> {
     const doc = await this.#suppressions.findOne({ _id: this.hash(phone) });
     return doc ? { reason: doc.reason, at: doc.at } : undefined;

@@ -155,6 +155,16 @@ export class WebhookEventRepository {
     return this.#inbound.countDocuments(filter);
   }
 
+  /** Status events not yet applied to their delivery records, oldest first. */
+  async unappliedStatuses(limit: number): Promise<{ key: string; event: StatusEvent; receivedAt: Date }[]> {
+    const docs = await this.#statuses.find({ applied: false }).sort({ receivedAt: 1 }).limit(limit).toArray();
+    return docs.map((d) => ({ key: d._id, event: d.event, receivedAt: d.receivedAt }));
+  }
+
+  async markStatusesApplied(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#statuses.updateMany({ _id: { $in: [...keys] } }, { $set: { applied: true } });
+  }
+
   /** Deletes handled events older than `before` (no TTL indexes on FerretDB: a job does it). */
   async deleteHandledBefore(before: Date): Promise<number> {
     const inbound = await this.#inbound.deleteMany({ state: 'done', receivedAt: { $lt: before } });

@@ -1,0 +1,15 @@
+import type { AppDeps } from '../src/app/deps.js';
+import type { JobDefinition } from './job-definition.js';
+
+/**
+ * Sends one batch of a broadcast. Runs again when retries are due later; a restart resumes
+ * where it stopped, because every contact's delivery record says what was done.
+ */
+export const fanOutBatchJob: JobDefinition<{ batchId: string }, AppDeps> = {
+  name: 'fan-out-batch',
+  concurrency: 4,
+  async handle(data, ctx) {
+    const again = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger);
+    if (again) ctx.runAgainAt(again);
+  },
+};

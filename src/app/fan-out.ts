@@ -1,0 +1,226 @@
+import type { RenderedContent } from '../domain/broadcast-content.js';
+import { backoff } from '../domain/backoff.js';
+import type { Clock } from '../domain/clock.js';
+import type { DeliveryDecision } from '../domain/delivery-policy.js';
+import type { Broadcast, BroadcastRepository } from '../store/broadcast-repository.js';
+import type { Contact, ContactRepository } from '../store/contact-repository.js';
+import { deliveryId, type Delivery, type DeliveryRepository } from '../store/delivery-repository.js';
+import type { SendPacer } from '../store/send-pacer.js';
+import type { SuppressionRepository } from '../store/suppression-repository.js';
+import { isWhatsAppError, type AnyWhatsAppError } from '../whatsapp/cloud-api-errors.js';
+import type { OutboundMessage, SendResult } from '../whatsapp/messages.js';
+import { costOf, decideFor, type PlanSettings } from './fan-out-plan.js';
+import type { Logger } from './logger.js';
+
+/** What the fan-out needs from WhatsApp (the Cloud API client implements it). */
+export interface Messenger {
+  send(message: OutboundMessage): Promise<SendResult>;
+}
+
+/** What the fan-out needs from the scheduler: run a batch job (one job per batch id) at a time. */
+export interface BatchQueue {
+  scheduleBatch(batchId: string, at: Date): Promise<void>;
+}
+
+export interface FanOutSettings extends PlanSettings {
+  batchSize: number;
+  /** Send slots reserved at once from the shared pace (a quarter second's worth is plenty). */
+  slotsPerReservation: number;
+  maxAttempts: number;
+}
+
+export interface FanOutDeps {
+  broadcasts: BroadcastRepository;
+  deliveries: DeliveryRepository;
+  contacts: ContactRepository;
+  suppressions: SuppressionRepository;
+  messenger: Messenger;
+  pacer: SendPacer;
+  queue: BatchQueue;
+  clock: Clock;
+  logger: Logger;
+  settings: FanOutSettings;
+  /** Called once per delivery outcome, for metrics. */
+  onOutcome?(kind: string, outcome: string): void;
+}
+
+const PAIR_RATE_DELAYS_MS = [1000, 4000, 16_000, 64_000];
+/** Codes that stop a whole broadcast until a person acts (resume), or for good. */
+const PAUSE_KINDS = new Set(['spam-rate', 'template-paused', 'auth', 'account-blocked']);
+const FAIL_KINDS = new Set(['template-missing', 'template-disabled', 'template-parameters']);
+
+type Sendable = Exclude<DeliveryDecision, { kind: 'skip' }>;
+type Outcome = 'sent' | 'retry' | 'failed' | 'in-flight' | 'again' | 'stop';
+
+/**
+ * Sends one broadcast batch: every subscriber of the topic in the batch's key range gets the
+ * broadcast once, decided at send time, claimed before the request, paced across workers.
+ */
+export class FanOut {
+  constructor(private readonly deps: FanOutDeps) {}
+
+  /** Splits the broadcast's subscribers into key ranges and schedules one job per range. */
+  async plan(broadcastId: string): Promise<number> {
+    const { broadcasts, contacts, queue, clock, settings } = this.deps;
+    const broadcast = await broadcasts.get(broadcastId);
+    if (!broadcast || broadcast.status !== 'planning') return broadcast?.batches ?? 0;
+    const ranges: { index: number; fromKey?: string; toKey?: string }[] = [];
+    let after: string | undefined;
+    for (let index = 0; ; index += 1) {
+      const keys = await contacts.ofTopic(broadcast.topic, { ...(after === undefined ? {} : { afterKey: after }), limit: settings.batchSize, keysOnly: true });
+      const last = keys.length === settings.batchSize ? keys[keys.length - 1]?.key : undefined;
+      // The last range is open-ended: subscribers who join during the fan-out still get it.
+      ranges.push({ index, ...(after === undefined ? {} : { fromKey: after }), ...(last === undefined ? {} : { toKey: last }) });
+      if (last === undefined) break;
+      after = last;
+    }
+    const saved = await broadcasts.saveBatches(broadcastId, ranges, clock.now());
+    for (const batch of saved) await queue.scheduleBatch(batch.id, clock.now());
+    await broadcasts.setStatus(broadcastId, ['planning'], 'running', undefined, clock.now());
+    return saved.length;
+  }
+
+  /** Runs one batch. Returns when to run it again (retries due later), or undefined when it is done. */
+  async runBatch(batchId: string, logger: Logger = this.deps.logger): Promise<Date | undefined> {
+    const { broadcasts, deliveries, contacts, clock, settings } = this.deps;
+    const batch = await broadcasts.batch(batchId);
+    if (!batch) return undefined;
+    let broadcast = await broadcasts.get(batch.broadcastId);
+    if (!broadcast || broadcast.status !== 'running') return undefined;
+
+    const members = await contacts.ofTopic(broadcast.topic, { ...(batch.fromKey === undefined ? {} : { afterKey: batch.fromKey }), ...(batch.toKey === undefined ? {} : { upToKey: batch.toKey }), keysOnly: true });
+    const keys = members.map((m) => m.key);
+    let stopped = false;
+    for (let i = 0; i < keys.length && !stopped; i += settings.slotsPerReservation) {
+      const chunk = keys.slice(i, i + settings.slotsPerReservation);
+      stopped = (await this.#sendChunk(broadcast, chunk, logger)) === 'stop';
+      broadcast = (await broadcasts.get(broadcast.id)) ?? broadcast;
+      if (broadcast.status !== 'running') stopped = true;
+    }
+    if (stopped) return undefined;
+
+    const open = [...(await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)))).values()].filter((d) => d.state === 'retrying' && d.nextAttemptAt);
+    if (open.length > 0) return new Date(Math.min(...open.map((d) => (d.nextAttemptAt as Date).getTime())));
+    const allDone = await broadcasts.completeBatch(batchId, broadcast.id, clock.now());
+    if (allDone) await this.finishIfComplete(broadcast.id);
+    return undefined;
+  }
+
+  /** Marks a running broadcast done once every batch is done and no delivery is open. */
+  async finishIfComplete(broadcastId: string): Promise<boolean> {
+    const { broadcasts, deliveries, clock } = this.deps;
+    const broadcast = await broadcasts.get(broadcastId);
+    if (!broadcast || broadcast.status !== 'running' || broadcast.batchesDone < broadcast.batches) return false;
+    if ((await deliveries.totals(broadcastId)).open > 0) return false;
+    return broadcasts.setStatus(broadcastId, ['running'], 'done', undefined, clock.now());
+  }
+
+  /** Decides, claims and sends a chunk of contacts in the send slots reserved for it. */
+  async #sendChunk(broadcast: Broadcast, keys: readonly string[], logger: Logger): Promise<'stop' | 'ok'> {
+    const { deliveries, contacts, suppressions, pacer, clock, settings } = this.deps;
+    const now = clock.now();
+    const existing = await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)));
+    const todo = keys.filter((k) => {
+      const d = existing.get(deliveryId(broadcast.id, k));
+      return !d || (d.state === 'retrying' && d.nextAttemptAt !== undefined && d.nextAttemptAt <= now);
+    });
+    if (todo.length === 0) return 'ok';
+    // Read the contacts now, not at the start of the batch: a reply a moment ago opens the window.
+    const fresh = await contacts.getMany(todo);
+    const suppressed = await suppressions.suppressedAmong(todo);
+    const planned: { contact: Contact; decision: Sendable }[] = [];
+    for (const contact of fresh) {
+      const refused = existing.get(deliveryId(broadcast.id, contact.key))?.sessionRefused === true;
+      const decision = decideFor(contact, broadcast.topic, broadcast.content, suppressed.has(contact.key), now, settings, refused);
+      if (decision.kind === 'skip') {
+        await deliveries.skip(broadcast.id, contact.key, decision.reason, now);
+        this.deps.onOutcome?.('none', `skipped:${decision.reason}`);
+      } else {
+        planned.push({ contact, decision });
+      }
+    }
+    if (planned.length === 0) return 'ok';
+    const slots = await pacer.reserve(planned.length);
+    for (const [index, item] of planned.entries()) {
+      let decision: Sendable = item.decision;
+      for (;;) {
+        const outcome = await this.#sendOne(broadcast, item.contact, decision, slots[index] ?? 0, logger);
+        if (outcome === 'stop') return 'stop';
+        if (outcome !== 'again') break;
+        // The session was refused (131047): the template, once, in a slot of its own.
+        const fallback = decideFor(item.contact, broadcast.topic, broadcast.content, false, clock.now(), settings, true);
+        if (fallback.kind === 'skip') {
+          await deliveries.markFailed(deliveryId(broadcast.id, item.contact.key), '131047', `outside the window, no template: ${fallback.reason}`, clock.now());
+          break;
+        }
+        decision = fallback;
+        slots[index] = (await pacer.reserve(1))[0] ?? 0;
+      }
+    }
+    return 'ok';
+  }
+
+  async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, slot: number, logger: Logger): Promise<Outcome> {
+    const { deliveries, contacts, pacer, messenger, clock, settings } = this.deps;
+    const id = deliveryId(broadcast.id, contact.key);
+    const cost = costOf(decision, contact, clock.now(), settings.rateCard);
+    if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now()))) return 'in-flight';
+    await pacer.waitFor(slot);
+    const to = contact.waId ?? (contact.phone as string).replace(/^\+/, '');
+    try {
+      const result = await messenger.send(messageFor(broadcast.content, decision, to, id));
+      await deliveries.markSent(id, result.wamid, clock.now());
+      await contacts.countSent(contact.key, decision.kind === 'template', clock.now());
+      this.deps.onOutcome?.(decision.kind, 'sent');
+      return 'sent';
+    } catch (err) {
+      if (!isWhatsAppError(err)) throw err;
+      const outcome = await this.#onError(broadcast, id, decision, err, (await deliveries.get(id))?.attempts ?? 1);
+      this.deps.onOutcome?.(decision.kind, outcome === 'again' ? 'refused-session' : `${outcome}:${err.code}`);
+      if (outcome !== 'retry' && outcome !== 'again') logger.warn('delivery not sent', { outcome, code: err.code, kind: err.kind, broadcast: broadcast.id });
+      return outcome;
+    }
+  }
+
+  /** What a WhatsApp error means for this delivery and for the broadcast. */
+  async #onError(broadcast: Broadcast, id: string, decision: DeliveryDecision, err: AnyWhatsAppError, attempts: number): Promise<Outcome> {
+    const { deliveries, broadcasts, pacer, clock, settings } = this.deps;
+    const now = clock.now();
+    const later = (ms: number) => new Date(now.getTime() + ms);
+    const reason = `${err.kind} (${err.code})`;
+    if (err.mayHaveBeenSent) return 'in-flight'; // never resend what may have arrived: the status webhook or the sweep decides
+    if (err.kind === 'outside-window' && decision.kind === 'session') {
+      await deliveries.markRetry(id, now, reason, { kind: 'template', sessionRefused: true }, now);
+      return 'again';
+    }
+    if (PAUSE_KINDS.has(err.kind)) {
+      await deliveries.markRetry(id, now, reason, {}, now);
+      await broadcasts.setStatus(broadcast.id, ['running'], 'paused', `${reason}: resume with npm run publish -- --resume ${broadcast.id}`, now);
+      return 'stop';
+    }
+    if (FAIL_KINDS.has(err.kind)) {
+      await deliveries.markFailed(id, err.code, reason, now);
+      await broadcasts.setStatus(broadcast.id, ['running'], 'failed', reason, now);
+      return 'stop';
+    }
+    if (err.retry && attempts < settings.maxAttempts) {
+      if (err.scope === 'broadcast') await pacer.slowDown(30_000, 2, err.retryAfterMs ?? 1000);
+      const wait = err.kind === 'pair-rate'
+        ? (PAIR_RATE_DELAYS_MS[attempts - 1] ?? 64_000)
+        : (backoff(attempts, err, Math.random(), { baseMs: 1000, maxMs: 5 * 60_000, maxAttempts: settings.maxAttempts }) ?? 60_000);
+      await deliveries.markRetry(id, later(wait), reason, {}, now);
+      return 'retry';
+    }
+    await deliveries.markFailed(id, err.code, reason, now);
+    return 'failed';
+  }
+}
+
+function messageFor(content: RenderedContent, decision: Sendable, to: string, callbackData: string): OutboundMessage {
+  if (decision.kind === 'session') return { type: 'text', to, body: content.sessionText, callbackData };
+  const template = content.template;
+  if (!template) throw new Error('a template decision without a template');
+  return { type: 'template', to, name: template.name, language: template.language, bodyParams: template.bodyParams, quickReplyPayloads: template.quickReplyPayloads, callbackData };
+}
+
+export type { Delivery };

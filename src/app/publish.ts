@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { renderContent, type RenderedContent } from '../domain/broadcast-content.js';
+import { PermanentError } from '../domain/errors.js';
+import { priceOf } from '../domain/pricing.js';
+import type { Broadcast, PlanSummary } from '../store/broadcast-repository.js';
+import type { Services } from './deps.js';
+import { addToPlan, costOf, decideFor, emptyPlan } from './fan-out-plan.js';
+
+export interface PublishRequest {
+  topic: string;
+  text?: string;
+  data?: Readonly<Record<string, unknown>>;
+  templateName?: string;
+  /** Idempotency key; default: topic + hash of the content. */
+  key?: string;
+}
+
+export interface PreparedBroadcast {
+  topic: string;
+  key: string;
+  content: RenderedContent;
+}
+
+/** Checks and renders what is to be published; a PermanentError names what is wrong. Stores nothing. */
+export function prepareBroadcast(services: Pick<Services, 'contents' | 'config'>, request: PublishRequest): PreparedBroadcast {
+  const content = services.contents.get(request.topic);
+  if (!content) {
+    throw new PermanentError(`unknown topic "${request.topic}" (known: ${[...services.contents.keys()].join(', ') || 'none'})`, { code: 'invalid-input' });
+  }
+  const rendered = renderContent(content, { ...(request.text === undefined ? {} : { text: request.text }), ...(request.data ? { data: request.data } : {}), ...(request.templateName ? { templateName: request.templateName } : {}) }, services.config.timezone);
+  const hash = createHash('sha256').update(JSON.stringify(rendered)).digest('hex').slice(0, 16);
+  return { topic: request.topic, key: request.key ?? `${request.topic}:${hash}`, content: rendered };
+}
+
+/**
+ * Who would get what if the broadcast went out at `now`: the same decisions the fan-out makes
+ * at send time (a dry run and the real run agree for the same data and clock).
+ */
+export async function planBroadcast(services: Services, prepared: PreparedBroadcast, now: Date): Promise<PlanSummary> {
+  const { contacts, suppressions, config, rateCard } = services;
+  const summary = emptyPlan(rateCard.currency);
+  const settings = { safetyMarginMs: config.fanOut.safetyMarginMs, rateCard };
+  let after: string | undefined;
+  for (;;) {
+    const page = await contacts.ofTopic(prepared.topic, { ...(after === undefined ? {} : { afterKey: after }), limit: 1000 });
+    if (page.length === 0) return summary;
+    const suppressed = await suppressions.suppressedAmong(page.map((c) => c.key));
+    for (const contact of page) {
+      const decision = decideFor(contact, prepared.topic, prepared.content, suppressed.has(contact.key), now, settings);
+      addToPlan(summary, decision, costOf(decision, contact, now, rateCard));
+    }
+    after = page[page.length - 1]?.key;
+  }
+}
+
+/** Creates the broadcast, or finds the one with the same key. The worker's jobs then send it. */
+export async function createBroadcast(services: Services, prepared: PreparedBroadcast, estimate: PlanSummary, now: Date): Promise<{ broadcast: Broadcast; created: boolean }> {
+  return services.broadcasts.create({ key: prepared.key, topic: prepared.topic, content: prepared.content, createdAt: now, estimate }, now);
+}
+
+export interface BroadcastReport {
+  id: string;
+  topic: string;
+  status: string;
+  statusReason?: string;
+  createdAt: string;
+  batches: { total: number; done: number };
+  deliveries: Record<string, number>;
+  byKind: Record<string, number>;
+  reasons: Record<string, number>;
+  estimate: PlanSummary;
+  cost: { estimated: number; reported: number; billableMessages: number; currency: string };
+}
+
+/** Progress and totals of a broadcast: per state, per reason, estimated and reported cost. */
+export async function broadcastReport(services: Services, id: string): Promise<BroadcastReport> {
+  const broadcast = await services.broadcasts.get(id);
+  if (!broadcast) throw new PermanentError(`no broadcast with id ${id}`, { code: 'invalid-input' });
+  const totals = await services.deliveries.totals(id);
+  let reported = 0;
+  const billable = await services.deliveries.billable(id);
+  for (const item of billable) {
+    const category = item.category.toUpperCase();
+    const priced = category === 'MARKETING' || category === 'UTILITY' || category === 'AUTHENTICATION' ? category : 'UTILITY';
+    reported += priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: item.contactKey, at: broadcast.createdAt });
+  }
+  return {
+    id: broadcast.id,
+    topic: broadcast.topic,
+    status: broadcast.status,
+    ...(broadcast.statusReason ? { statusReason: broadcast.statusReason } : {}),
+    createdAt: broadcast.createdAt.toISOString(),
+    batches: { total: broadcast.batches, done: broadcast.batchesDone },
+    deliveries: totals.byState,
+    byKind: totals.byKind,
+    reasons: totals.byReason,
+    estimate: broadcast.estimate,
+    cost: { estimated: Math.round(totals.estimatedCost * 1e4) / 1e4, reported: Math.round(reported * 1e4) / 1e4, billableMessages: billable.length, currency: services.rateCard.currency },
+  };
+}

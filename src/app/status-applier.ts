@@ -1,0 +1,98 @@
+import type { Clock } from '../domain/clock.js';
+import type { BroadcastRepository } from '../store/broadcast-repository.js';
+import { isDeliveryId, type DeliveryRepository } from '../store/delivery-repository.js';
+import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { BatchQueue } from './fan-out.js';
+import type { Logger } from './logger.js';
+
+const OUTSIDE_WINDOW = 131047;
+/** A delivery status whose record cannot be found is kept this long (its record may come later). */
+const ORPHAN_GRACE_MS = 10 * 60_000;
+
+export interface StatusApplierDeps {
+  events: WebhookEventRepository;
+  deliveries: DeliveryRepository;
+  broadcasts: BroadcastRepository;
+  queue: BatchQueue;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Moves deliveries forward with the status webhooks stored by the webhook route, records the
+ * pricing Meta reports, and sends the template after a session message failed with 131047.
+ */
+export class StatusApplier {
+  #running: Promise<number> | undefined;
+  #again = false;
+
+  constructor(private readonly deps: StatusApplierDeps) {}
+
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.drain()
+      .catch((err: unknown) => {
+        this.deps.logger.error('applying statuses failed', { err: (err as Error).message });
+        return 0;
+      })
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const batch = await this.deps.events.unappliedStatuses(500);
+      if (batch.length === 0) return total;
+      const done: string[] = [];
+      for (const item of batch) {
+        if (await this.#apply(item.event, item.receivedAt)) done.push(item.key);
+      }
+      await this.deps.events.markStatusesApplied(done);
+      total += done.length;
+      if (done.length < batch.length) return total; // the rest waits for its delivery record
+    }
+  }
+
+  /** Returns true when the status is handled (applied, or not about a delivery). */
+  async #apply(event: Parameters<WebhookEventRepository['addStatuses']>[0][number], receivedAt: Date): Promise<boolean> {
+    const { deliveries, broadcasts, queue, clock } = this.deps;
+    const now = clock.now();
+    const byId = isDeliveryId(event.callbackData) ? event.callbackData : undefined;
+    if (!byId && event.callbackData) return true; // a conversation reply, not a broadcast delivery
+    const error = event.errors?.[0];
+    const result = await deliveries.applyStatus(
+      { ...(byId ? { id: byId } : {}), wamid: event.id },
+      event.status,
+      {
+        ...(event.pricing ? { pricing: { ...(event.pricing.type ? { type: event.pricing.type } : {}), ...(event.pricing.category ? { category: event.pricing.category } : {}), ...(event.pricing.billable === undefined ? {} : { billable: event.pricing.billable }) } } : {}),
+        ...(error ? { errorCode: String(error.code), reason: error.title ?? error.message ?? 'failed' } : {}),
+      },
+      now,
+    );
+    if (!result.found) return now.getTime() - receivedAt.getTime() > ORPHAN_GRACE_MS;
+    if (event.status === 'failed' && error?.code === OUTSIDE_WINDOW && result.delivery?.kind === 'session' && byId) {
+      if (await deliveries.requeueForTemplate(byId, now)) {
+        const delivery = await deliveries.get(byId);
+        const batch = delivery ? await broadcasts.batchFor(delivery.broadcastId, delivery.contactKey) : undefined;
+        if (batch) {
+          await broadcasts.reopenBatch(batch.id);
+          await queue.scheduleBatch(batch.id, now);
+        }
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,56 @@
+import type { TemplateCategory } from './delivery-policy.js';
+
+/** How messages inside an open window are charged in a period of the rate card. */
+export type InWindowCharge = 'free' | 'utility';
+
+export interface RatePeriod {
+  /** The first day (UTC) these rates apply. */
+  effectiveFrom: Date;
+  /** Calling code without `+` (`49`), or `*` for every country not listed. */
+  country: string;
+  rates: Readonly<Record<'MARKETING' | 'UTILITY' | 'AUTHENTICATION', number>>;
+  /** Free-form session messages inside the window. */
+  sessionInWindow: InWindowCharge;
+  /** Utility templates delivered inside an open window. */
+  utilityTemplateInWindow: InWindowCharge;
+}
+
+export interface RateCard {
+  currency: string;
+  periods: readonly RatePeriod[];
+}
+
+export interface PricedMessage {
+  kind: 'session' | 'template';
+  category?: TemplateCategory;
+  /** Whether the contact's window is open when the message is delivered. */
+  inWindow: boolean;
+  /** E.164 number of the contact. */
+  phone: string | undefined;
+  at: Date;
+}
+
+/** The rate period for a number at a time: the longest matching calling code, the latest start. */
+export function ratePeriodFor(card: RateCard, phone: string | undefined, at: Date): RatePeriod | undefined {
+  const digits = (phone ?? '').replace(/\D/g, '');
+  let best: RatePeriod | undefined;
+  for (const period of card.periods) {
+    if (period.effectiveFrom.getTime() > at.getTime()) continue;
+    const matches = period.country === '*' || digits.startsWith(period.country);
+    if (!matches) continue;
+    const length = period.country === '*' ? 0 : period.country.length;
+    const bestLength = best === undefined ? -1 : best.country === '*' ? 0 : best.country.length;
+    if (length > bestLength || (length === bestLength && best !== undefined && period.effectiveFrom > best.effectiveFrom)) best = period;
+  }
+  return best;
+}
+
+/** What one message is expected to cost under the rate card (0 when it is free). */
+export function priceOf(card: RateCard, message: PricedMessage): number {
+  const period = ratePeriodFor(card, message.phone, message.at);
+  if (!period) return 0;
+  if (message.kind === 'session') return message.inWindow && period.sessionInWindow === 'utility' ? period.rates.UTILITY : 0;
+  const category = message.category ?? 'UTILITY';
+  if (category === 'UTILITY' && message.inWindow) return period.utilityTemplateInWindow === 'utility' ? period.rates.UTILITY : 0;
+  return period.rates[category];
+}

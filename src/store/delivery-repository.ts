@@ -1,0 +1,195 @@
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { IndexDeclaration } from './database.js';
+
+/**
+ * `sending`: claimed, the request may be in flight; `retrying`: known not sent, due again at
+ * `nextAttemptAt`. The rest are terminal, and status webhooks only move them forward.
+ */
+export type DeliveryState = 'sending' | 'retrying' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped' | 'unknown';
+export const TERMINAL_STATES: readonly DeliveryState[] = ['sent', 'delivered', 'read', 'failed', 'skipped', 'unknown'];
+const RANK: Record<DeliveryState, number> = { sending: 0, retrying: 0, sent: 1, delivered: 2, read: 3, failed: 4, skipped: 5, unknown: 0 };
+
+export interface Pricing {
+  type?: string;
+  category?: string;
+  billable?: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  broadcastId: string;
+  contactKey: string;
+  state: DeliveryState;
+  kind?: 'session' | 'template';
+  reason?: string;
+  errorCode?: string;
+  wamid?: string;
+  attempts: number;
+  nextAttemptAt?: Date;
+  /** The session message was refused (131047); the template goes once instead. */
+  sessionRefused?: boolean;
+  estimatedCost?: number;
+  pricing?: Pricing;
+  claimedAt?: Date;
+}
+
+interface DeliveryDoc extends Omit<Delivery, 'id'> {
+  _id: string;
+  rank: number;
+  updatedAt: Date;
+}
+
+export const DELIVERIES = 'deliveries';
+
+export const deliveryIndexes: IndexDeclaration = {
+  collection: DELIVERIES,
+  indexes: [
+    { name: 'deliveries_broadcast_state', key: { broadcastId: 1, state: 1 } },
+    { name: 'deliveries_state_claimed', key: { state: 1, claimedAt: 1 } },
+    { name: 'deliveries_wamid', key: { wamid: 1 } },
+  ],
+};
+
+/** The delivery id, echoed by Meta as `biz_opaque_callback_data`: one per broadcast and contact. */
+export function deliveryId(broadcastId: string, contactKey: string): string {
+  return `dl:${broadcastId}:${contactKey}`;
+}
+
+export function isDeliveryId(value: string | undefined): value is string {
+  return value?.startsWith('dl:') ?? false;
+}
+
+function toDelivery({ _id, rank: _r, updatedAt: _u, ...rest }: DeliveryDoc): Delivery {
+  return { id: _id, ...rest };
+}
+
+const isDuplicate = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
+
+export class DeliveryRepository {
+  readonly #deliveries: Collection<DeliveryDoc>;
+
+  constructor(db: Db) {
+    this.#deliveries = db.collection<DeliveryDoc>(DELIVERIES);
+  }
+
+  async find(ids: readonly string[]): Promise<Map<string, Delivery>> {
+    if (ids.length === 0) return new Map();
+    const docs = await this.#deliveries.find({ _id: { $in: [...ids] } }).toArray();
+    return new Map(docs.map((d) => [d._id, toDelivery(d)]));
+  }
+
+  async get(id: string): Promise<Delivery | undefined> {
+    const doc = await this.#deliveries.findOne({ _id: id });
+    return doc ? toDelivery(doc) : undefined;
+  }
+
+  /**
+   * Claims a delivery before its request is sent: the first send inserts the record (the
+   * unique `_id` lets only one worker win); a retry moves it from `retrying` to `sending`.
+   * Returns false when another worker has it or it was already handled.
+   */
+  async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date): Promise<boolean> {
+    const id = deliveryId(broadcastId, contactKey);
+    const retried = await this.#deliveries.updateOne(
+      { _id: id, state: 'retrying', nextAttemptAt: { $lte: now } },
+      { $set: { state: 'sending', kind, claimedAt: now, estimatedCost, updatedAt: now }, $inc: { attempts: 1 }, $unset: { nextAttemptAt: '' } },
+    );
+    if (retried.modifiedCount === 1) return true;
+    try {
+      await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Records a skip (once; an existing record wins). */
+  async skip(broadcastId: string, contactKey: string, reason: string, now: Date): Promise<void> {
+    const id = deliveryId(broadcastId, contactKey);
+    const fromRetry = await this.#deliveries.updateOne({ _id: id, state: 'retrying' }, { $set: { state: 'skipped', reason, rank: RANK.skipped, updatedAt: now }, $unset: { nextAttemptAt: '' } });
+    if (fromRetry.modifiedCount === 1) return;
+    try {
+      await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'skipped', reason, attempts: 0, rank: RANK.skipped, updatedAt: now });
+    } catch (err) {
+      if (!isDuplicate(err)) throw err;
+    }
+  }
+
+  /** The request succeeded. A status webhook may have been faster: then only the wamid is added. */
+  async markSent(id: string, wamid: string, now: Date): Promise<void> {
+    const moved = await this.#deliveries.updateOne({ _id: id, state: 'sending' }, { $set: { state: 'sent', rank: RANK.sent, wamid, updatedAt: now } });
+    if (moved.matchedCount === 0) await this.#deliveries.updateOne({ _id: id }, { $set: { wamid } });
+  }
+
+  /** Known not sent: try again at `at`. */
+  async markRetry(id: string, at: Date, reason: string, changes: { kind?: 'session' | 'template'; sessionRefused?: boolean }, now: Date): Promise<void> {
+    await this.#deliveries.updateOne({ _id: id, state: 'sending' }, { $set: { state: 'retrying', nextAttemptAt: at, reason, ...changes, updatedAt: now } });
+  }
+
+  async markFailed(id: string, code: string, reason: string, now: Date): Promise<void> {
+    await this.#deliveries.updateOne({ _id: id, state: { $in: ['sending', 'retrying'] } }, { $set: { state: 'failed', rank: RANK.failed, errorCode: code, reason, updatedAt: now }, $unset: { nextAttemptAt: '' } });
+  }
+
+  /**
+   * Applies a status webhook: only forward (a late `sent` after `read` changes nothing), and
+   * records the pricing Meta reports. Returns the delivery before the change, if there is one.
+   */
+  async applyStatus(ref: { id?: string; wamid: string }, status: 'sent' | 'delivered' | 'read' | 'failed', update: { pricing?: Pricing; errorCode?: string; reason?: string }, now: Date): Promise<{ found: boolean; delivery?: Delivery }> {
+    const filter = ref.id ? { _id: ref.id } : { wamid: ref.wamid };
+    const before = await this.#deliveries.findOneAndUpdate(
+      { ...filter, rank: { $lt: RANK[status] }, state: { $nin: ['skipped'] } },
+      { $set: { state: status, rank: RANK[status], wamid: ref.wamid, updatedAt: now, ...(update.pricing ? { pricing: update.pricing } : {}), ...(update.errorCode ? { errorCode: update.errorCode, reason: update.reason } : {}) }, $unset: { nextAttemptAt: '' } },
+    );
+    if (before) return { found: true, delivery: toDelivery(before) };
+    if (update.pricing) await this.#deliveries.updateOne({ ...filter, pricing: { $exists: false } }, { $set: { pricing: update.pricing } });
+    return { found: (await this.#deliveries.countDocuments(filter, { limit: 1 })) > 0 };
+  }
+
+  /** A session refused by a `failed` status (131047): back to the queue for the template, once. */
+  async requeueForTemplate(id: string, now: Date): Promise<boolean> {
+    const result = await this.#deliveries.updateOne(
+      { _id: id, state: 'failed', kind: 'session', sessionRefused: { $ne: true } },
+      { $set: { state: 'retrying', rank: 0, sessionRefused: true, kind: 'template', nextAttemptAt: now, reason: 'session refused (131047): template instead', updatedAt: now }, $unset: { errorCode: '' } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  /** Requests in flight longer than `olderThan` whose worker died and whose status never came. */
+  async markStaleUnknown(claimedBefore: Date, now: Date): Promise<string[]> {
+    const stale = await this.#deliveries.find({ state: 'sending', claimedAt: { $lt: claimedBefore } }, { projection: { _id: 1, broadcastId: 1 } }).toArray();
+    if (stale.length === 0) return [];
+    await this.#deliveries.updateMany(
+      { _id: { $in: stale.map((d) => d._id) }, state: 'sending' },
+      { $set: { state: 'unknown', reason: 'no answer and no status webhook: not resent', updatedAt: now } },
+    );
+    return [...new Set(stale.map((d) => d.broadcastId))];
+  }
+
+  /** Deliveries Meta reported as billable, with the category it charged. */
+  async billable(broadcastId: string): Promise<{ contactKey: string; category: string }[]> {
+    const docs = await this.#deliveries.find({ broadcastId, 'pricing.billable': true }, { projection: { contactKey: 1, 'pricing.category': 1 } }).toArray();
+    return docs.map((d) => ({ contactKey: d.contactKey, category: d.pricing?.category ?? 'utility' }));
+  }
+
+  /** Counts by state, kind and reason, and the estimated and reported cost, of one broadcast. */
+  async totals(broadcastId: string): Promise<{ byState: Record<string, number>; byReason: Record<string, number>; byKind: Record<string, number>; estimatedCost: number; billable: number; open: number }> {
+    // The cost is part of the group key and multiplied here: FerretDB 1.24 answers 0 for
+    // `$sum: '$field'` in $group (counting with `$sum: 1` works). Costs take few distinct values.
+    const rows = await this.#deliveries.aggregate<{ _id: { state: string; reason?: string; kind?: string; billable?: boolean; cost?: number }; n: number }>([
+      { $match: { broadcastId } },
+      { $group: { _id: { state: '$state', reason: '$reason', kind: '$kind', billable: '$pricing.billable', cost: '$estimatedCost' }, n: { $sum: 1 } } },
+    ]).toArray();
+    const out = { byState: {} as Record<string, number>, byReason: {} as Record<string, number>, byKind: {} as Record<string, number>, estimatedCost: 0, billable: 0, open: 0 };
+    for (const { _id, n } of rows) {
+      const cost = (_id.cost ?? 0) * n;
+      out.byState[_id.state] = (out.byState[_id.state] ?? 0) + n;
+      if (_id.reason && (_id.state === 'skipped' || _id.state === 'failed' || _id.state === 'unknown')) out.byReason[_id.reason] = (out.byReason[_id.reason] ?? 0) + n;
+      if (_id.kind) out.byKind[_id.kind] = (out.byKind[_id.kind] ?? 0) + n;
+      if (_id.state !== 'skipped' && _id.state !== 'failed') out.estimatedCost += cost;
+      if (_id.billable === true) out.billable += n;
+      if (_id.state === 'sending' || _id.state === 'retrying') out.open += n;
+    }
+    return out;
+  }
+}
