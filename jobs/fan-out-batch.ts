@@ -9,7 +9,7 @@ export const fanOutBatchJob: JobDefinition<{ batchId: string }, AppDeps> = {
   name: 'fan-out-batch',
   concurrency: 4,
   async handle(data, ctx) {
-    const again = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger);
-    if (again) ctx.runAgainAt(again);
+    const againInMs = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger);
+    if (againInMs !== undefined) ctx.runAgainIn(againInMs);
   },
 };

@@ -7,8 +7,8 @@ export interface JobContext<Deps> {
   /** 1 for the first run, 2 for the first retry, ... */
   attempt: number;
   deps: Deps;
-  /** Runs this job again at `at` after it returns (for work due later, such as retries). */
-  runAgainAt(at: Date): void;
+  /** Runs this job again `ms` from now (real time) after it returns: work due later, such as retries. */
+  runAgainIn(ms: number): void;
 }
 
 /**

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, readEnvFile } from '../config/index.js';
 import { createLogger } from '../src/app/logger.js';
-import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast, type PublishRequest } from '../src/app/publish.js';
+import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
 import { formatPlan, formatReport } from '../src/app/publish-format.js';
 import { createScheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
@@ -108,10 +108,8 @@ async function main(): Promise<number> {
     }
     const scheduler = createScheduler({ db: database.db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
     if (args.resume !== undefined) {
-      const now = systemClock.now();
-      if (!(await services.broadcasts.setStatus(args.resume, ['paused'], 'running', undefined, now))) throw new PermanentError(`broadcast ${args.resume} is not paused`, { code: 'invalid-input' });
-      for (const batchId of await services.broadcasts.openBatches(args.resume)) await scheduler.scheduleUnique('fan-out-batch', { batchId }, 'batchId', now);
-      out(`broadcast ${args.resume} resumed`, { id: args.resume, status: 'running' });
+      const batches = await resumeBroadcast(services, { scheduleBatch: (batchId, at) => scheduler.scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, args.resume, systemClock.now());
+      out(`broadcast ${args.resume} resumed (${batches} batches to go)`, { id: args.resume, status: 'running', batches });
       return 0;
     }
     if (!prepared) throw new UsageError('nothing to publish');

@@ -80,8 +80,8 @@ export class FanOut {
     return saved.length;
   }
 
-  /** Runs one batch. Returns when to run it again (retries due later), or undefined when it is done. */
-  async runBatch(batchId: string, logger: Logger = this.deps.logger): Promise<Date | undefined> {
+  /** Runs one batch. Returns in how many ms to run it again (retries due later), or undefined when it is done. */
+  async runBatch(batchId: string, logger: Logger = this.deps.logger): Promise<number | undefined> {
     const { broadcasts, deliveries, contacts, clock, settings } = this.deps;
     const batch = await broadcasts.batch(batchId);
     if (!batch) return undefined;
@@ -100,7 +100,7 @@ export class FanOut {
     if (stopped) return undefined;
 
     const open = [...(await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)))).values()].filter((d) => d.state === 'retrying' && d.nextAttemptAt);
-    if (open.length > 0) return new Date(Math.min(...open.map((d) => (d.nextAttemptAt as Date).getTime())));
+    if (open.length > 0) return Math.max(0, Math.min(...open.map((d) => (d.nextAttemptAt as Date).getTime())) - clock.now().getTime());
     const allDone = await broadcasts.completeBatch(batchId, broadcast.id, clock.now());
     if (allDone) await this.finishIfComplete(broadcast.id);
     return undefined;

@@ -4,6 +4,7 @@ import { PermanentError } from '../domain/errors.js';
 import { priceOf } from '../domain/pricing.js';
 import type { Broadcast, PlanSummary } from '../store/broadcast-repository.js';
 import type { Services } from './deps.js';
+import type { BatchQueue } from './fan-out.js';
 import { addToPlan, costOf, decideFor, emptyPlan } from './fan-out-plan.js';
 
 export interface PublishRequest {
@@ -56,6 +57,17 @@ export async function planBroadcast(services: Services, prepared: PreparedBroadc
 /** Creates the broadcast, or finds the one with the same key. The worker's jobs then send it. */
 export async function createBroadcast(services: Services, prepared: PreparedBroadcast, estimate: PlanSummary, now: Date): Promise<{ broadcast: Broadcast; created: boolean }> {
   return services.broadcasts.create({ key: prepared.key, topic: prepared.topic, content: prepared.content, createdAt: now, estimate }, now);
+}
+
+/** Continues a paused broadcast: every batch not done gets its job again. */
+export async function resumeBroadcast(services: Services, queue: BatchQueue, id: string, now: Date): Promise<number> {
+  if (!(await services.broadcasts.setStatus(id, ['paused'], 'running', undefined, now))) {
+    const broadcast = await services.broadcasts.get(id);
+    throw new PermanentError(broadcast ? `broadcast ${id} is ${broadcast.status}, not paused` : `no broadcast with id ${id}`, { code: 'invalid-input' });
+  }
+  const open = await services.broadcasts.openBatches(id);
+  for (const batchId of open) await queue.scheduleBatch(batchId, now);
+  return open.length;
 }
 
 export interface BroadcastReport {

@@ -65,9 +65,10 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
         try {
           await definition.handle(job.attrs.data, {
             logger: scoped, jobId, attempt, deps,
-            // Agenda saves the job after the handler returns, keeping this nextRunAt.
-            runAgainAt: (at) => {
-              job.attrs.nextRunAt = at;
+            // Agenda saves the job after the handler returns, keeping this nextRunAt. Agenda
+            // schedules in real time, whatever clock the app's decisions use.
+            runAgainIn: (ms) => {
+              job.attrs.nextRunAt = new Date(Date.now() + ms);
             },
           });
           scoped.debug('job done', { ms: Math.round(performance.now() - started) });

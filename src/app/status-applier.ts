@@ -87,7 +87,9 @@ export class StatusApplier {
       if (await deliveries.requeueForTemplate(byId, now)) {
         const delivery = await deliveries.get(byId);
         const batch = delivery ? await broadcasts.batchFor(delivery.broadcastId, delivery.contactKey) : undefined;
-        if (batch) {
+        if (batch && delivery) {
+          // The broadcast may have been finished already: it is open again until the template is out.
+          await broadcasts.setStatus(delivery.broadcastId, ['done'], 'running', undefined, now);
           await broadcasts.reopenBatch(batch.id);
           await queue.scheduleBatch(batch.id, now);
         }

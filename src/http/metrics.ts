@@ -42,33 +42,57 @@ export function createMetrics(): Metrics {
 /** How many recent broadcasts the scrape reports on. */
 const REPORTED_BROADCASTS = 10;
 
+interface BroadcastSnapshot {
+  labels: { broadcast: string; topic: string };
+  status: string;
+  byState: Record<string, number>;
+  estimatedCost: number;
+  billable: number;
+}
+
 /**
  * Progress of the most recent broadcasts, read from the database at each scrape, so every
- * worker reports the same totals: deliveries per state, and estimated and reported cost.
+ * worker reports the same totals: deliveries per state, status, estimated cost and the
+ * messages Meta reported billable. prom-client collects metrics concurrently, so the three
+ * gauges share one snapshot per scrape.
  */
 export function registerBroadcastMetrics(metrics: Metrics, broadcasts: BroadcastRepository, deliveries: DeliveryRepository): void {
-  // Registered first and filled in its own collect(): prom-client writes metrics in registration order.
-  const status = new Gauge({ name: 'optin_broadcast_status', help: '1 for each recent broadcast in its current status', labelNames: ['broadcast', 'topic', 'status'] });
-  const cost = new Gauge({ name: 'optin_broadcast_cost', help: 'estimated cost of a recent broadcast, and billable messages Meta reported', labelNames: ['broadcast', 'topic', 'measure'] });
-  const byState = new Gauge({
-    name: 'optin_broadcast_deliveries',
-    help: 'deliveries of a recent broadcast by state',
-    labelNames: ['broadcast', 'topic', 'state'],
-    registers: [metrics.registry],
-    async collect() {
-      byState.reset();
-      cost.reset();
-      status.reset();
-      for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
-        const labels = { broadcast: broadcast.id, topic: broadcast.topic };
-        status.set({ ...labels, status: broadcast.status }, 1);
-        const totals = await deliveries.totals(broadcast.id);
-        for (const [state, n] of Object.entries(totals.byState)) byState.set({ ...labels, state }, n);
-        cost.set({ ...labels, measure: 'estimated' }, totals.estimatedCost);
-        cost.set({ ...labels, measure: 'billable_reported' }, totals.billable);
-      }
-    },
+  let pending: { at: number; snapshot: Promise<BroadcastSnapshot[]> } | undefined;
+  const snapshot = (): Promise<BroadcastSnapshot[]> => {
+    if (!pending || performance.now() - pending.at > 500) {
+      pending = {
+        at: performance.now(),
+        snapshot: (async () => {
+          const out: BroadcastSnapshot[] = [];
+          for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
+            const totals = await deliveries.totals(broadcast.id);
+            out.push({ labels: { broadcast: broadcast.id, topic: broadcast.topic }, status: broadcast.status, byState: totals.byState, estimatedCost: totals.estimatedCost, billable: totals.billable });
+          }
+          return out;
+        })(),
+      };
+    }
+    return pending.snapshot;
+  };
+  const gauge = (name: string, help: string, label: string, fill: (set: (value: string, n: number, labels: BroadcastSnapshot['labels']) => void, b: BroadcastSnapshot) => void): void => {
+    const g: Gauge = new Gauge({
+      name,
+      help,
+      labelNames: ['broadcast', 'topic', label],
+      registers: [metrics.registry],
+      async collect() {
+        const rows = await snapshot();
+        g.reset();
+        for (const row of rows) fill((value, n, labels) => g.set({ ...labels, [label]: value }, n), row);
+      },
+    });
+  };
+  gauge('optin_broadcast_status', '1 for each recent broadcast in its current status', 'status', (set, b) => set(b.status, 1, b.labels));
+  gauge('optin_broadcast_deliveries', 'deliveries of a recent broadcast by state', 'state', (set, b) => {
+    for (const [state, n] of Object.entries(b.byState)) set(state, n, b.labels);
   });
-  metrics.registry.registerMetric(status);
-  metrics.registry.registerMetric(cost);
+  gauge('optin_broadcast_cost', 'estimated cost of a recent broadcast, and the messages Meta reported billable', 'measure', (set, b) => {
+    set('estimated', b.estimatedCost, b.labels);
+    set('billable_messages_reported', b.billable, b.labels);
+  });
 }
