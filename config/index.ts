@@ -37,6 +37,7 @@ export interface Config {
     readonly budget: number;
     readonly safetyMarginMs: number;
     readonly batchSize: number;
+    readonly concurrency: number;
     readonly maxAttempts: number;
     readonly unknownAfterMs: number;
   };
@@ -89,7 +90,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
 
   if (v.WHATSAPP_API_BASE !== undefined) {
@@ -131,6 +132,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
       budget: v.PUBLISH_BUDGET,
       safetyMarginMs: v.SEND_SAFETY_MARGIN_MS,
       batchSize: v.FANOUT_BATCH_SIZE,
+      concurrency: v.FANOUT_CONCURRENCY,
       maxAttempts: v.SEND_MAX_ATTEMPTS,
       unknownAfterMs: v.DELIVERY_UNKNOWN_AFTER_MS,
     },

@@ -208,6 +208,12 @@ export const VARIABLES = {
     expected: 'an integer from 1 to 100000',
     description: 'subscribers per fan-out job; workers share a broadcast batch by batch',
   },
+  FANOUT_CONCURRENCY: {
+    schema: integer(1, 256),
+    default: '16',
+    expected: 'an integer from 1 to 256',
+    description: 'requests in flight at once per fan-out job (the shared rate still holds)',
+  },
   SEND_MAX_ATTEMPTS: {
     schema: integer(1, 50),
     default: '6',

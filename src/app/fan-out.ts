@@ -26,6 +26,8 @@ export interface FanOutSettings extends PlanSettings {
   batchSize: number;
   /** Send slots reserved at once from the shared pace (a quarter second's worth is plenty). */
   slotsPerReservation: number;
+  /** Requests in flight at once per batch. */
+  concurrency: number;
   maxAttempts: number;
 }
 
@@ -110,7 +112,8 @@ export class FanOut {
   async finishIfComplete(broadcastId: string): Promise<boolean> {
     const { broadcasts, deliveries, clock } = this.deps;
     const broadcast = await broadcasts.get(broadcastId);
-    if (!broadcast || broadcast.status !== 'running' || broadcast.batchesDone < broadcast.batches) return false;
+    if (!broadcast || broadcast.status !== 'running') return false;
+    if ((await broadcasts.openBatches(broadcastId)).length > 0) return false;
     if ((await deliveries.totals(broadcastId)).open > 0) return false;
     return broadcasts.setStatus(broadcastId, ['running'], 'done', undefined, clock.now());
   }
@@ -141,36 +144,55 @@ export class FanOut {
     }
     if (planned.length === 0) return 'ok';
     const slots = await pacer.reserve(planned.length);
-    for (const [index, item] of planned.entries()) {
-      let decision: Sendable = item.decision;
-      for (;;) {
-        const outcome = await this.#sendOne(broadcast, item.contact, decision, slots[index] ?? 0, logger);
-        if (outcome === 'stop') return 'stop';
-        if (outcome !== 'again') break;
-        // The session was refused (131047): the template, once, in a slot of its own.
-        const fallback = decideFor(item.contact, broadcast.topic, broadcast.content, false, clock.now(), settings, true);
-        if (fallback.kind === 'skip') {
-          await deliveries.markFailed(deliveryId(broadcast.id, item.contact.key), '131047', `outside the window, no template: ${fallback.reason}`, clock.now());
-          break;
+    const sent: { key: string; template: boolean }[] = [];
+    let stop = false;
+    // Several requests in flight at once; each still waits for its own slot of the shared pace.
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (!stop && next < planned.length) {
+        const index = next++;
+        const item = planned[index] as (typeof planned)[number];
+        let decision: Sendable = item.decision;
+        let slot = slots[index] ?? 0;
+        let known = existing.get(deliveryId(broadcast.id, item.contact.key));
+        for (;;) {
+          const outcome = await this.#sendOne(broadcast, item.contact, decision, slot, known, logger);
+          if (outcome === 'stop') stop = true;
+          if (outcome === 'sent') sent.push({ key: item.contact.key, template: decision.kind === 'template' });
+          if (outcome !== 'again') break;
+          // The session was refused (131047): the template, once, in a slot of its own.
+          const fallback = decideFor(item.contact, broadcast.topic, broadcast.content, false, clock.now(), settings, true);
+          if (fallback.kind === 'skip') {
+            await deliveries.markFailed(deliveryId(broadcast.id, item.contact.key), '131047', `outside the window, no template: ${fallback.reason}`, clock.now());
+            break;
+          }
+          decision = fallback;
+          known = await deliveries.get(deliveryId(broadcast.id, item.contact.key));
+          slot = (await pacer.reserve(1))[0] ?? 0;
         }
-        decision = fallback;
-        slots[index] = (await pacer.reserve(1))[0] ?? 0;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, planned.length) }, lane));
+    await contacts.countSent(sent.filter((x) => !x.template).map((x) => x.key), false, clock.now());
+    await contacts.countSent(sent.filter((x) => x.template).map((x) => x.key), true, clock.now());
+    if (stop) return 'stop';
     return 'ok';
   }
 
-  async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, slot: number, logger: Logger): Promise<Outcome> {
-    const { deliveries, contacts, pacer, messenger, clock, settings } = this.deps;
+  async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, slot: number, known: Delivery | undefined, logger: Logger): Promise<Outcome> {
+    const { deliveries, pacer, messenger, clock, settings } = this.deps;
     const id = deliveryId(broadcast.id, contact.key);
     const cost = costOf(decision, contact, clock.now(), settings.rateCard);
-    if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now()))) return 'in-flight';
+    // Wait first, claim right before the request: a worker killed in between leaves no claim
+    // without a request behind it (such a delivery could only end as `unknown`, never sent).
     await pacer.waitFor(slot);
+    if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now(), known ? known.attempts : undefined))) return 'in-flight';
+    // A slow claim must not push this send into later slots (that would burst above the rate).
+    if (pacer.isLate(slot)) await pacer.waitFor((await pacer.reserve(1))[0] ?? 0);
     const to = contact.waId ?? (contact.phone as string).replace(/^\+/, '');
     try {
       const result = await messenger.send(messageFor(broadcast.content, decision, to, id));
       await deliveries.markSent(id, result.wamid, clock.now());
-      await contacts.countSent(contact.key, decision.kind === 'template', clock.now());
       this.deps.onOutcome?.(decision.kind, 'sent');
       return 'sent';
     } catch (err) {

@@ -90,7 +90,7 @@ export class StatusApplier {
         if (batch && delivery) {
           // The broadcast may have been finished already: it is open again until the template is out.
           await broadcasts.setStatus(delivery.broadcastId, ['done'], 'running', undefined, now);
-          await broadcasts.reopenBatch(batch.id);
+          await broadcasts.reopenBatch(batch.id, now);
           await queue.scheduleBatch(batch.id, now);
         }
       }

@@ -99,7 +99,8 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
         safetyMarginMs: config.fanOut.safetyMarginMs,
         maxAttempts: config.fanOut.maxAttempts,
         rateCard: content.rateCard,
-        slotsPerReservation: Math.max(1, Math.min(50, Math.ceil(config.sendRateMps / 4))),
+        slotsPerReservation: Math.max(1, Math.min(100, Math.ceil(config.sendRateMps / 4))),
+        concurrency: config.fanOut.concurrency,
       },
       onOutcome: (kind, outcome) => metrics.deliveries.inc({ kind, outcome: outcome.split(':')[0] ?? outcome }),
     });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { RenderedContent } from '../domain/broadcast-content.js';
-import type { IndexDeclaration } from './database.js';
+import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
 
 export type BroadcastStatus = 'planning' | 'running' | 'paused' | 'done' | 'failed';
 
@@ -106,7 +106,7 @@ export class BroadcastRepository {
   async saveBatches(broadcastId: string, ranges: readonly Omit<BatchRange, 'id' | 'broadcastId'>[], now: Date): Promise<BatchRange[]> {
     const docs: BatchDoc[] = ranges.map((r) => ({ _id: `${broadcastId}:${r.index}`, broadcastId, done: false, ...r }));
     if (docs.length > 0) {
-      await this.#batches.bulkWrite(docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $setOnInsert: d }, upsert: true } })), { ordered: false });
+      await bulkWriteInChunks(this.#batches, docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $setOnInsert: d }, upsert: true } })));
     }
     await this.#broadcasts.updateOne({ _id: broadcastId }, { $set: { batches: docs.length, updatedAt: now } });
     return docs.map(({ _id, done: _d, ...r }) => ({ id: _id, ...r }));
@@ -119,11 +119,21 @@ export class BroadcastRepository {
     return { id: _id, ...rest };
   }
 
-  /** Marks a batch done once; returns whether every batch of the broadcast is now done. */
+  /**
+   * Marks a batch done; returns whether every batch of the broadcast is now done. Counted from
+   * the batch documents, not kept as a counter: the same batch may finish on two workers.
+   */
   async completeBatch(batchId: string, broadcastId: string, now: Date): Promise<boolean> {
-    const changed = await this.#batches.updateOne({ _id: batchId, done: false }, { $set: { done: true } });
-    if (changed.modifiedCount === 1) await this.#broadcasts.updateOne({ _id: broadcastId }, { $inc: { batchesDone: 1 }, $set: { updatedAt: now } });
-    return (await this.#batches.countDocuments({ broadcastId, done: false })) === 0;
+    await this.#batches.updateOne({ _id: batchId }, { $set: { done: true } });
+    return (await this.#refreshProgress(broadcastId, now)) === 0;
+  }
+
+  /** Recounts the batches done; returns how many are open. */
+  async #refreshProgress(broadcastId: string, now: Date): Promise<number> {
+    const open = await this.#batches.countDocuments({ broadcastId, done: false });
+    const total = await this.#batches.countDocuments({ broadcastId });
+    await this.#broadcasts.updateOne({ _id: broadcastId }, { $set: { batchesDone: total - open, updatedAt: now } });
+    return open;
   }
 
   /** The batch whose key range holds `contactKey`. */
@@ -149,8 +159,8 @@ export class BroadcastRepository {
     return (await this.#broadcasts.find({ status }).toArray()).map(toBroadcast);
   }
 
-  async reopenBatch(batchId: string): Promise<void> {
-    const changed = await this.#batches.findOneAndUpdate({ _id: batchId, done: true }, { $set: { done: false } });
-    if (changed) await this.#broadcasts.updateOne({ _id: changed.broadcastId }, { $inc: { batchesDone: -1 } });
+  async reopenBatch(batchId: string, now: Date): Promise<void> {
+    const batch = await this.#batches.findOneAndUpdate({ _id: batchId }, { $set: { done: false } });
+    if (batch) await this.#refreshProgress(batch.broadcastId, now);
   }
 }

@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import type { ConsentRecord, SubscriptionState, TopicSubscription } from '../domain/conversation.js';
-import type { IndexDeclaration } from './database.js';
+import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
 export type ChangeSource = 'keyword' | 'button' | 'import' | 'admin' | 'quick_reply';
@@ -121,7 +121,7 @@ export class ContactRepository {
         upsert: true,
       },
     }));
-    await this.#contacts.bulkWrite(ops, { ordered: false });
+    await bulkWriteInChunks(this.#contacts, ops);
   }
 
   /** Applies the conversation's changes for one message in a single atomic update. */
@@ -171,9 +171,10 @@ export class ContactRepository {
     return (await this.#contacts.find({ _id: { $in: [...keys] } }).sort({ _id: 1 }).toArray()).map(toContact);
   }
 
-  /** After a broadcast message went out: one more message since the contact's last reply. */
-  async countSent(key: string, template: boolean, now: Date): Promise<void> {
-    await this.#contacts.updateOne({ _id: key }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
+  /** After broadcast messages went out: one more message since each contact's last reply. */
+  async countSent(keys: readonly string[], template: boolean, now: Date): Promise<void> {
+    if (keys.length === 0) return;
+    await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
   }
 
   /** The conversation's view of a contact's topics. */

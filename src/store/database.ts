@@ -1,4 +1,4 @@
-import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+import { MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 
 export interface Database {
   client: MongoClient;
@@ -30,5 +30,18 @@ export async function ensureIndexes(db: Db, declarations: readonly IndexDeclarat
     // One index per command: FerretDB 1.24 drops the connection (a server-side panic) when one
     // createIndexes command lists two or more indexes that already exist, i.e. at every restart.
     for (const { key, ...options } of indexes) await db.collection(collection).createIndex(key, options);
+  }
+}
+
+/**
+ * Statements per bulk write command. FerretDB 1.24 hangs on an update command of 100 or more
+ * statements that change existing documents, and the collection stays stuck afterwards.
+ */
+export const BULK_CHUNK = 50;
+
+/** bulkWrite in commands of at most BULK_CHUNK statements. */
+export async function bulkWriteInChunks<T extends Document>(collection: Collection<T>, ops: readonly AnyBulkWriteOperation<T>[]): Promise<void> {
+  for (let i = 0; i < ops.length; i += BULK_CHUNK) {
+    await collection.bulkWrite(ops.slice(i, i + BULK_CHUNK), { ordered: false });
   }
 }

@@ -8,6 +8,20 @@ import type { IndexDeclaration } from './database.js';
 export type DeliveryState = 'sending' | 'retrying' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped' | 'unknown';
 export const TERMINAL_STATES: readonly DeliveryState[] = ['sent', 'delivered', 'read', 'failed', 'skipped', 'unknown'];
 const RANK: Record<DeliveryState, number> = { sending: 0, retrying: 0, sent: 1, delivered: 2, read: 3, failed: 4, skipped: 5, unknown: 0 };
+/** The state a rank stands for once a request went out (rank only grows: `$max`). */
+const RANK_STATE: Record<number, DeliveryState> = { 1: 'sent', 2: 'delivered', 3: 'read', 4: 'failed' };
+
+/**
+ * The forward path (sent, delivered, read, failed by status) is kept in `rank` alone, written
+ * with `$max` and an `_id`-only filter: the answer of the API and status webhooks may arrive in
+ * any order and from any worker, and the result is the same (a late `sent` after `read` changes
+ * nothing). `state` keeps the rest of the life cycle (sending, retrying, skipped, unknown, and
+ * failed before any request went out). Updates by `_id` alone are also the only cheap ones on
+ * FerretDB 1.24, which scans the collection for any other filter.
+ */
+function effectiveState(state: DeliveryState, rank: number): DeliveryState {
+  return (state === 'sending' || state === 'unknown') && rank >= 1 ? (RANK_STATE[rank] ?? state) : state;
+}
 
 export interface Pricing {
   type?: string;
@@ -40,6 +54,8 @@ interface DeliveryDoc extends Omit<Delivery, 'id'> {
 }
 
 export const DELIVERIES = 'deliveries';
+/** One document per retry attempt: the unique `_id` lets one worker win each attempt. */
+export const DELIVERY_ATTEMPTS = 'delivery_attempts';
 
 export const deliveryIndexes: IndexDeclaration = {
   collection: DELIVERIES,
@@ -59,17 +75,19 @@ export function isDeliveryId(value: string | undefined): value is string {
   return value?.startsWith('dl:') ?? false;
 }
 
-function toDelivery({ _id, rank: _r, updatedAt: _u, ...rest }: DeliveryDoc): Delivery {
-  return { id: _id, ...rest };
+function toDelivery({ _id, rank, updatedAt: _u, ...rest }: DeliveryDoc): Delivery {
+  return { id: _id, ...rest, state: effectiveState(rest.state, rank) };
 }
 
 const isDuplicate = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
 
 export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
+  readonly #attempts: Collection<{ _id: string; at: Date }>;
 
   constructor(db: Db) {
     this.#deliveries = db.collection<DeliveryDoc>(DELIVERIES);
+    this.#attempts = db.collection<{ _id: string; at: Date }>(DELIVERY_ATTEMPTS);
   }
 
   async find(ids: readonly string[]): Promise<Map<string, Delivery>> {
@@ -84,24 +102,26 @@ export class DeliveryRepository {
   }
 
   /**
-   * Claims a delivery before its request is sent: the first send inserts the record (the
-   * unique `_id` lets only one worker win); a retry moves it from `retrying` to `sending`.
-   * Returns false when another worker has it or it was already handled.
+   * Claims a delivery before its request is sent. The first attempt inserts the delivery
+   * record; attempt n > 1 (a retry, or the template after a refused session) inserts
+   * `<delivery id>#n` into the attempts collection. Both are unique `_id`s, so exactly one
+   * worker wins each attempt even on servers whose guarded updates are not atomic
+   * (FerretDB 1.24). Returns false when another worker has it.
    */
-  async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date): Promise<boolean> {
+  async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date, previousAttempts: number | undefined): Promise<boolean> {
     const id = deliveryId(broadcastId, contactKey);
-    const retried = await this.#deliveries.updateOne(
-      { _id: id, state: 'retrying', nextAttemptAt: { $lte: now } },
-      { $set: { state: 'sending', kind, claimedAt: now, estimatedCost, updatedAt: now }, $inc: { attempts: 1 }, $unset: { nextAttemptAt: '' } },
-    );
-    if (retried.modifiedCount === 1) return true;
     try {
-      await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
-      return true;
+      if (previousAttempts === undefined) {
+        await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
+        return true;
+      }
+      await this.#attempts.insertOne({ _id: `${id}#${previousAttempts + 1}`, at: now });
     } catch (err) {
       if (isDuplicate(err)) return false;
       throw err;
     }
+    await this.#deliveries.updateOne({ _id: id }, { $set: { state: 'sending', kind, attempts: previousAttempts + 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now }, $unset: { nextAttemptAt: '' } });
+    return true;
   }
 
   /** Records a skip (once; an existing record wins). */
@@ -116,40 +136,36 @@ export class DeliveryRepository {
     }
   }
 
-  /** The request succeeded. A status webhook may have been faster: then only the wamid is added. */
+  /** The request succeeded. A status webhook may have been faster: `$max` keeps its higher rank. */
   async markSent(id: string, wamid: string, now: Date): Promise<void> {
-    const moved = await this.#deliveries.updateOne({ _id: id, state: 'sending' }, { $set: { state: 'sent', rank: RANK.sent, wamid, updatedAt: now } });
-    if (moved.matchedCount === 0) await this.#deliveries.updateOne({ _id: id }, { $set: { wamid } });
+    await this.#deliveries.updateOne({ _id: id }, { $max: { rank: RANK.sent }, $set: { wamid, updatedAt: now } });
   }
 
   /** Known not sent: try again at `at`. */
   async markRetry(id: string, at: Date, reason: string, changes: { kind?: 'session' | 'template'; sessionRefused?: boolean }, now: Date): Promise<void> {
-    await this.#deliveries.updateOne({ _id: id, state: 'sending' }, { $set: { state: 'retrying', nextAttemptAt: at, reason, ...changes, updatedAt: now } });
+    await this.#deliveries.updateOne({ _id: id, state: 'sending', rank: 0 }, { $set: { state: 'retrying', nextAttemptAt: at, reason, ...changes, updatedAt: now } });
   }
 
   async markFailed(id: string, code: string, reason: string, now: Date): Promise<void> {
-    await this.#deliveries.updateOne({ _id: id, state: { $in: ['sending', 'retrying'] } }, { $set: { state: 'failed', rank: RANK.failed, errorCode: code, reason, updatedAt: now }, $unset: { nextAttemptAt: '' } });
+    await this.#deliveries.updateOne({ _id: id, state: { $in: ['sending', 'retrying'] }, rank: 0 }, { $set: { state: 'failed', rank: RANK.failed, errorCode: code, reason, updatedAt: now }, $unset: { nextAttemptAt: '' } });
   }
 
   /**
-   * Applies a status webhook: only forward (a late `sent` after `read` changes nothing), and
-   * records the pricing Meta reports. Returns the delivery before the change, if there is one.
+   * Applies a status webhook: only forward (`$max` on the rank), and records the pricing Meta
+   * reports. Returns the delivery as it was before, if there is one.
    */
   async applyStatus(ref: { id?: string; wamid: string }, status: 'sent' | 'delivered' | 'read' | 'failed', update: { pricing?: Pricing; errorCode?: string; reason?: string }, now: Date): Promise<{ found: boolean; delivery?: Delivery }> {
-    const filter = ref.id ? { _id: ref.id } : { wamid: ref.wamid };
-    const before = await this.#deliveries.findOneAndUpdate(
-      { ...filter, rank: { $lt: RANK[status] }, state: { $nin: ['skipped'] } },
-      { $set: { state: status, rank: RANK[status], wamid: ref.wamid, updatedAt: now, ...(update.pricing ? { pricing: update.pricing } : {}), ...(update.errorCode ? { errorCode: update.errorCode, reason: update.reason } : {}) }, $unset: { nextAttemptAt: '' } },
-    );
-    if (before) return { found: true, delivery: toDelivery(before) };
-    if (update.pricing) await this.#deliveries.updateOne({ ...filter, pricing: { $exists: false } }, { $set: { pricing: update.pricing } });
-    return { found: (await this.#deliveries.countDocuments(filter, { limit: 1 })) > 0 };
+    const set: Record<string, unknown> = { wamid: ref.wamid, updatedAt: now };
+    if (update.pricing) set.pricing = update.pricing;
+    if (update.errorCode) Object.assign(set, { errorCode: update.errorCode, reason: update.reason });
+    const before = await this.#deliveries.findOneAndUpdate(ref.id ? { _id: ref.id } : { wamid: ref.wamid }, { $max: { rank: RANK[status] }, $set: set });
+    return before ? { found: true, delivery: toDelivery(before) } : { found: false };
   }
 
   /** A session refused by a `failed` status (131047): back to the queue for the template, once. */
   async requeueForTemplate(id: string, now: Date): Promise<boolean> {
     const result = await this.#deliveries.updateOne(
-      { _id: id, state: 'failed', kind: 'session', sessionRefused: { $ne: true } },
+      { _id: id, rank: RANK.failed, kind: 'session', sessionRefused: { $ne: true } },
       { $set: { state: 'retrying', rank: 0, sessionRefused: true, kind: 'template', nextAttemptAt: now, reason: 'session refused (131047): template instead', updatedAt: now }, $unset: { errorCode: '' } },
     );
     return result.modifiedCount === 1;
@@ -157,10 +173,10 @@ export class DeliveryRepository {
 
   /** Requests in flight longer than `olderThan` whose worker died and whose status never came. */
   async markStaleUnknown(claimedBefore: Date, now: Date): Promise<string[]> {
-    const stale = await this.#deliveries.find({ state: 'sending', claimedAt: { $lt: claimedBefore } }, { projection: { _id: 1, broadcastId: 1 } }).toArray();
+    const stale = await this.#deliveries.find({ state: 'sending', rank: 0, claimedAt: { $lt: claimedBefore } }, { projection: { _id: 1, broadcastId: 1 } }).toArray();
     if (stale.length === 0) return [];
     await this.#deliveries.updateMany(
-      { _id: { $in: stale.map((d) => d._id) }, state: 'sending' },
+      { _id: { $in: stale.map((d) => d._id) }, state: 'sending', rank: 0 },
       { $set: { state: 'unknown', reason: 'no answer and no status webhook: not resent', updatedAt: now } },
     );
     return [...new Set(stale.map((d) => d.broadcastId))];
@@ -176,12 +192,13 @@ export class DeliveryRepository {
   async totals(broadcastId: string): Promise<{ byState: Record<string, number>; byReason: Record<string, number>; byKind: Record<string, number>; estimatedCost: number; billable: number; open: number }> {
     // The cost is part of the group key and multiplied here: FerretDB 1.24 answers 0 for
     // `$sum: '$field'` in $group (counting with `$sum: 1` works). Costs take few distinct values.
-    const rows = await this.#deliveries.aggregate<{ _id: { state: string; reason?: string; kind?: string; billable?: boolean; cost?: number }; n: number }>([
+    const rows = await this.#deliveries.aggregate<{ _id: { state: DeliveryState; rank: number; reason?: string; kind?: string; billable?: boolean; cost?: number }; n: number }>([
       { $match: { broadcastId } },
-      { $group: { _id: { state: '$state', reason: '$reason', kind: '$kind', billable: '$pricing.billable', cost: '$estimatedCost' }, n: { $sum: 1 } } },
+      { $group: { _id: { state: '$state', rank: '$rank', reason: '$reason', kind: '$kind', billable: '$pricing.billable', cost: '$estimatedCost' }, n: { $sum: 1 } } },
     ]).toArray();
     const out = { byState: {} as Record<string, number>, byReason: {} as Record<string, number>, byKind: {} as Record<string, number>, estimatedCost: 0, billable: 0, open: 0 };
-    for (const { _id, n } of rows) {
+    for (const { _id: group, n } of rows) {
+      const _id = { ...group, state: effectiveState(group.state, group.rank) };
       const cost = (_id.cost ?? 0) * n;
       out.byState[_id.state] = (out.byState[_id.state] ?? 0) + n;
       if (_id.reason && (_id.state === 'skipped' || _id.state === 'failed' || _id.state === 'unknown')) out.byReason[_id.reason] = (out.byReason[_id.reason] ?? 0) + n;

@@ -1,53 +1,72 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
-interface PaceDoc {
-  _id: string;
-  /** Epoch ms of the next free send slot, for all workers together. */
-  next: number;
-  /** Until then, slots are spaced wider by `slowFactor` (after a throughput error). */
-  slowUntil: number;
-  slowFactor: number;
+/** One send slot: its `_id` is the slot's index on a grid of 1000 / rate ms since the epoch. */
+interface SlotDoc {
+  _id: number;
 }
 
-export const SEND_PACE = 'send_pace';
+interface SlowDoc {
+  _id: string;
+  /** Until then, only every `factor`-th slot is used (after a throughput error). */
+  until: number;
+  factor: number;
+  /** No slot before this (a pause after a throughput error). */
+  pauseUntil: number;
+}
+
+export const SEND_SLOTS = 'send_slots';
+export const SEND_SLOWDOWN = 'send_slowdown';
 
 /** Real time, not the app's clock: pacing is about actual requests per second. */
 export type Now = () => number;
 
+const SLOW_CACHE_MS = 500;
+
 /**
- * The provider's messages-per-second limit, shared by every worker process through one
- * document: each worker reserves a run of consecutive send slots with a compare-and-set on
- * `next`, then waits for each slot. Any second holds at most `rate` slots (plus one at the edge),
- * whichever worker sends in them. A throughput error widens the spacing for everyone.
+ * The provider's messages-per-second limit, shared by every worker process. Time is cut into
+ * slots of 1000 / rate ms; a worker owns a slot by inserting its index into a collection
+ * where the index is the unique `_id`, so no slot is ever used twice, whichever workers race
+ * for it (a unique insert is the one guard every MongoDB-compatible server keeps atomic).
+ * A send goes out inside its slot, so any second holds at most `rate` (+1 at the edge) sends.
+ * A throughput error makes everyone use only every n-th slot for a while.
  */
 export class SendPacer {
-  readonly #pace: Collection<PaceDoc>;
+  readonly #slots: Collection<SlotDoc>;
+  readonly #slow: Collection<SlowDoc>;
+  readonly #interval: number;
+  #cursor = 0;
+  #slowCache: { at: number; doc: SlowDoc | null } | undefined;
+  #lastCleanup = 0;
 
-  constructor(db: Db, private readonly rate: number, private readonly now: Now = Date.now, private readonly id = 'whatsapp') {
-    this.#pace = db.collection<PaceDoc>(SEND_PACE);
+  constructor(db: Db, rate: number, private readonly now: Now = Date.now, private readonly id = 'whatsapp') {
+    this.#slots = db.collection<SlotDoc>(SEND_SLOTS);
+    this.#slow = db.collection<SlowDoc>(SEND_SLOWDOWN);
+    this.#interval = 1000 / rate;
   }
 
-  /** Reserves `count` slots; returns their start times (epoch ms), `interval` apart. */
+  /** Reserves `count` slots; returns their start times (epoch ms), earliest first. */
   async reserve(count: number): Promise<number[]> {
-    for (let attempt = 0; ; attempt += 1) {
-      const now = this.now();
-      const doc = await this.#pace.findOne({ _id: this.id });
-      if (!doc) {
-        try {
-          await this.#pace.insertOne({ _id: this.id, next: now, slowUntil: 0, slowFactor: 1 });
-        } catch (err) {
-          if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-        }
-        continue;
-      }
-      const interval = (1000 / this.rate) * (doc.slowUntil > now ? doc.slowFactor : 1);
-      const start = Math.max(doc.next, now);
-      const next = start + interval * count;
-      const won = await this.#pace.updateOne({ _id: this.id, next: doc.next }, { $set: { next } });
-      if (won.modifiedCount === 1) return Array.from({ length: count }, (_, i) => start + i * interval);
-      if (attempt > 50) await sleep(Math.random() * 20);
+    const now = this.now();
+    const slow = await this.#slowdown(now);
+    const stride = slow && slow.until > now ? Math.max(1, Math.round(slow.factor)) : 1;
+    const earliest = Math.max(now, slow?.pauseUntil ?? 0);
+    let k = Math.max(Math.ceil(earliest / this.#interval), this.#cursor);
+    const owned: number[] = [];
+    while (owned.length < count) {
+      k = Math.ceil(k / stride) * stride;
+      const candidates = Array.from({ length: count - owned.length }, (_, i) => k + i * stride);
+      owned.push(...(await this.#insert(candidates)));
+      k = (candidates.at(-1) ?? k) + stride;
     }
+    this.#cursor = k;
+    await this.#cleanup(now);
+    return owned.sort((a, b) => a - b).map((slot) => slot * this.#interval);
+  }
+
+  /** Whether the moment for `slot` has passed by more than one slot's length. */
+  isLate(slot: number): boolean {
+    return this.now() - slot > this.#interval;
   }
 
   /** Waits until `slot`. */
@@ -56,13 +75,36 @@ export class SendPacer {
     if (wait > 0) await sleep(wait);
   }
 
-  /** After a throughput error: everyone spaces slots `factor` times wider for `forMs`, and starts after a pause. */
+  /** After a throughput error: everyone uses every `factor`-th slot for `forMs`, after a pause. */
   async slowDown(forMs: number, factor: number, pauseMs: number): Promise<void> {
     const now = this.now();
-    await this.#pace.updateOne(
-      { _id: this.id },
-      { $max: { slowUntil: now + forMs, next: now + pauseMs }, $set: { slowFactor: factor } },
-      { upsert: true },
-    );
+    await this.#slow.updateOne({ _id: this.id }, { $set: { until: now + forMs, factor, pauseUntil: now + pauseMs } }, { upsert: true });
+    this.#slowCache = undefined;
+  }
+
+  /** Inserts the candidate slots; returns those this worker now owns. */
+  async #insert(candidates: number[]): Promise<number[]> {
+    try {
+      await this.#slots.insertMany(candidates.map((_id) => ({ _id })), { ordered: false });
+      return candidates;
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      if (errors.some((e) => e.code !== 11000)) throw err;
+      const taken = new Set(errors.map((e) => e.index));
+      return candidates.filter((_, i) => !taken.has(i));
+    }
+  }
+
+  async #slowdown(now: number): Promise<SlowDoc | null> {
+    if (!this.#slowCache || now - this.#slowCache.at > SLOW_CACHE_MS) this.#slowCache = { at: now, doc: await this.#slow.findOne({ _id: this.id }) };
+    return this.#slowCache.doc;
+  }
+
+  /** Forgets slots older than a minute (no TTL indexes on FerretDB). */
+  async #cleanup(now: number): Promise<void> {
+    if (now - this.#lastCleanup < 10_000) return;
+    this.#lastCleanup = now;
+    await this.#slots.deleteMany({ _id: { $lt: Math.floor((now - 60_000) / this.#interval) } });
   }
 }

@@ -128,6 +128,18 @@ describe('webhook: Meta-format input over HTTP into the real database', function
       expect(after.contacts - before.contacts).to.equal(1000);
       expect(await db().collection(CONTACTS).countDocuments({ _id: { $gte: '+49160', $lt: '+49161' } as never, lastInboundAt: new Date(Number(ts) * 1000) })).to.equal(1000);
     });
+
+    it('stores a second batch of 1,000 from the same, now known, contacts (bulk updates of existing documents)', async () => {
+      const ts = String(Math.floor(FIXTURE_TIME.getTime() / 1000) + 200);
+      const ids = Array.from({ length: 1000 }, (_, i) => `49160${String(i).padStart(7, '0')}`);
+      const body = envelope(entry(messagesChange({
+        contacts: ids.map((id) => contact(id)),
+        messages: ids.map((id) => textMessage(id, `wamid.BATCH2.${id}`, 'Hallo', ts)),
+      })));
+      const answer = await h.postWebhook(body);
+      expect(answer.status).to.equal(200);
+      expect(await db().collection(CONTACTS).countDocuments({ _id: { $gte: '+49160', $lt: '+49161' } as never, lastInboundAt: new Date(Number(ts) * 1000) })).to.equal(1000);
+    });
   });
 
   describe('bad input: a clear status and reason, nothing stored, the worker keeps serving', () => {
