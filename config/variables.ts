@@ -210,7 +210,7 @@ export const VARIABLES = {
   },
   FANOUT_CONCURRENCY: {
     schema: integer(1, 256),
-    default: '16',
+    default: '8',
     expected: 'an integer from 1 to 256',
     description: 'requests in flight at once per fan-out job (the shared rate still holds)',
   },

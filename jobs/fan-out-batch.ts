@@ -7,7 +7,7 @@ import type { JobDefinition } from './job-definition.js';
  */
 export const fanOutBatchJob: JobDefinition<{ batchId: string }, AppDeps> = {
   name: 'fan-out-batch',
-  concurrency: 4,
+  concurrency: 2,
   async handle(data, ctx) {
     const againInMs = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger);
     if (againInMs !== undefined) ctx.runAgainIn(againInMs);

@@ -185,10 +185,15 @@ export class FanOut {
     const cost = costOf(decision, contact, clock.now(), settings.rateCard);
     // Wait first, claim right before the request: a worker killed in between leaves no claim
     // without a request behind it (such a delivery could only end as `unknown`, never sent).
+    // A send goes out in its own slot: a lane that fell behind takes a new one (else it would
+    // burst above the rate). Then claim, and send at once: a worker killed between the claim
+    // and the request leaves a delivery that can only end `unknown`, so nothing may wait there.
     await pacer.waitFor(slot);
+    while (pacer.isLate(slot)) {
+      slot = (await pacer.reserve(1))[0] ?? 0;
+      await pacer.waitFor(slot);
+    }
     if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now(), known ? known.attempts : undefined))) return 'in-flight';
-    // A slow claim must not push this send into later slots (that would burst above the rate).
-    if (pacer.isLate(slot)) await pacer.waitFor((await pacer.reserve(1))[0] ?? 0);
     const to = contact.waId ?? (contact.phone as string).replace(/^\+/, '');
     try {
       const result = await messenger.send(messageFor(broadcast.content, decision, to, id));
