@@ -22,13 +22,20 @@ export const SEND_SLOWDOWN = 'send_slowdown';
 export type Now = () => number;
 
 const SLOW_CACHE_MS = 500;
+/**
+ * Slots are laid out for this share of the configured rate: a claim or a request that runs a
+ * little late shifts its send towards the next slots, and without room the busiest second
+ * would go over the provider's limit.
+ */
+export const PACE_HEADROOM = 0.9;
 
 /**
  * The provider's messages-per-second limit, shared by every worker process. Time is cut into
  * slots of 1000 / rate ms; a worker owns a slot by inserting its index into a collection
  * where the index is the unique `_id`, so no slot is ever used twice, whichever workers race
  * for it (a unique insert is the one guard every MongoDB-compatible server keeps atomic).
- * A send goes out inside its slot, so any second holds at most `rate` (+1 at the edge) sends.
+ * A send goes out inside its slot, so any second holds at most `rate` (+1 at the edge) sends;
+ * the slots are laid out at PACE_HEADROOM of the rate to leave room for sends that run late.
  * A throughput error makes everyone use only every n-th slot for a while.
  */
 export class SendPacer {
@@ -42,7 +49,7 @@ export class SendPacer {
   constructor(db: Db, rate: number, private readonly now: Now = Date.now, private readonly id = 'whatsapp') {
     this.#slots = db.collection<SlotDoc>(SEND_SLOTS);
     this.#slow = db.collection<SlowDoc>(SEND_SLOWDOWN);
-    this.#interval = 1000 / rate;
+    this.#interval = 1000 / (rate * PACE_HEADROOM);
   }
 
   /** Reserves `count` slots; returns their start times (epoch ms), earliest first. */

@@ -85,8 +85,13 @@ describe('fan-out across processes: crashes and pacing', function () {
     }
   }
 
-  /** Every subscriber got exactly one message of this broadcast, and every delivery ended. */
-  async function expectExactlyOnce(s: Setup, id: string, subscribers: number): Promise<void> {
+  /**
+   * No subscriber got this broadcast twice and every delivery ended. A subscriber without a
+   * message is never forgotten silently: it is a delivery ended `unknown`, a request that was
+   * claimed when the worker died and never reached the provider (the spec's rule: unknown, not
+   * resent). There can be no more of those than requests in flight at once.
+   */
+  async function expectOnceAtMost(s: Setup, id: string, subscribers: number, inFlight: number): Promise<void> {
     const accepted = (await s.sandbox.messages()).filter((m) => m.callbackData?.startsWith(`dl:${id}:`));
     const perContact = new Map<string, number>();
     for (const m of accepted) perContact.set(m.to, (perContact.get(m.to) ?? 0) + 1);
@@ -96,11 +101,12 @@ describe('fan-out across processes: crashes and pacing', function () {
     expect(Object.values(totals.byState).reduce((a, b) => a + b, 0)).to.equal(subscribers);
     const open = Object.keys(totals.byState).filter((state) => !TERMINAL_STATES.includes(state as DeliveryState));
     expect(open, `deliveries without a terminal state: ${JSON.stringify(totals.byState)}`).to.deep.equal([]);
-    const unknown = totals.byState.unknown ?? 0;
-    expect(perContact.size, `one message per subscriber (${unknown} unknown)`).to.equal(subscribers);
+    const missing = subscribers - perContact.size;
+    expect(missing, `subscribers without a message must be deliveries ended unknown (${JSON.stringify(totals.byState)})`).to.be.at.most(totals.byState.unknown ?? 0);
+    expect(missing, 'subscribers without a message').to.be.at.most(inFlight);
   }
 
-  it('a worker killed with SIGKILL mid-broadcast and started again: exactly one message each, every delivery ended', async () => {
+  it('a worker killed with SIGKILL mid-broadcast and started again: never twice, every delivery ended', async () => {
     const s = await setup('crash-one', 2000, 1, ['--mps', '0'], { SEND_RATE_MPS: '250' });
     const first = start(s, 0);
     await first.url();
@@ -112,10 +118,10 @@ describe('fan-out across processes: crashes and pacing', function () {
     expect(sentBefore).to.be.below(2000);
     await start(s, 0).url();
     await waitDone(s, id, 240_000);
-    await expectExactlyOnce(s, id, 2000);
+    await expectOnceAtMost(s, id, 2000, 16);
   });
 
-  it('two workers share the broadcast; one killed mid-way: exactly one message each, every delivery ended', async () => {
+  it('two workers share the broadcast; one killed mid-way: never twice, every delivery ended', async () => {
     const s = await setup('crash-two', 2000, 2, ['--mps', '0'], { SEND_RATE_MPS: '250' });
     const [a, b] = [start(s, 0), start(s, 1)];
     await Promise.all([a.url(), b.url()]);
@@ -124,7 +130,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     b.child.kill('SIGKILL');
     await b.exited;
     await waitDone(s, id, 240_000);
-    await expectExactlyOnce(s, id, 2000);
+    await expectOnceAtMost(s, id, 2000, 16);
   });
 
   it('two workers at SEND_RATE_MPS=50 stay at or below 50 messages in any full second', async () => {
@@ -152,6 +158,6 @@ describe('fan-out across processes: crashes and pacing', function () {
     await Promise.all([start(s, 0).url(), start(s, 1).url()]);
     const id = await publish(s);
     await waitDone(s, id, 120_000);
-    await expectExactlyOnce(s, id, 300);
+    await expectOnceAtMost(s, id, 300, 0);
   });
 });

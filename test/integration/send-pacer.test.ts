@@ -38,7 +38,7 @@ describe('SendPacer: one rate for all workers, through unique slot documents', f
       const all = results.flat();
       expect(worstSecond(all), 'sends in the busiest second').to.be.at.most(51);
       const span = (Math.max(...all) - Math.min(...all)) / 1000;
-      expect((all.length - 1) / span, 'sends per second over the run').to.be.within(40, 51);
+      expect((all.length - 1) / span, 'sends per second over the run (90 % of the rate)').to.be.within(40, 46);
       expect(results.every((r) => r.length > 0), 'every worker got slots').to.equal(true);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
@@ -51,6 +51,6 @@ describe('SendPacer: one rate for all workers, through unique slot documents', f
     const start = Date.now();
     const sent = await sendLoop(pacer, start + 2000, 10);
     expect(sent[0] ?? 0, 'first send after the pause').to.be.at.least(start + 150);
-    expect(worstSecond(sent), 'a quarter of the rate').to.be.at.most(26);
+    expect(worstSecond(sent), 'a quarter of the rate').to.be.at.most(25);
   });
 });
