@@ -1,7 +1,7 @@
 import type { PlanSummary } from '../store/broadcast-repository.js';
 import type { BroadcastReport, PreparedBroadcast } from './publish.js';
 
-const pad = (label: string, width = 34) => label.padEnd(width);
+const pad = (label: string, width = 38) => `${label} `.padEnd(width);
 
 function money(amount: number, currency: string): string {
   return `${amount.toFixed(2)} ${currency}`;
