@@ -5,7 +5,9 @@ import type { Benchmark, BenchRow } from './bench/benchmark.js';
 const HELP = `Usage: npm run bench [-- NAME ...]
 
 Runs every benchmark in scripts/bench/ (or only the named ones) and prints a table of
-name, metric and value. BENCH_DURATION_S and BENCH_CONNECTIONS tune the load benchmarks.`;
+name, metric and value. BENCH_DURATION_S and BENCH_CONNECTIONS tune the load benchmarks;
+BENCH_SUBSCRIBERS (comma-separated, default 2000) the fan-out sizes. With MONGODB_URI set the
+benchmarks use that server instead of the local one (FerretDB's SQLite backend bounds them).`;
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
@@ -14,7 +16,7 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 
 const dir = fileURLToPath(new URL('./bench/', import.meta.url));
-const modules = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'benchmark.ts').sort();
+const modules = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'benchmark.ts' && f !== 'worker-process.ts').sort();
 const unknown = args.filter((a) => !modules.includes(`${a}.ts`));
 if (unknown.length > 0) {
   console.error(`error: unknown benchmark ${unknown.join(', ')} (have: ${modules.map((m) => m.replace(/\.ts$/, '')).join(', ')})`);

@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { IndexDeclaration } from './database.js';
 
@@ -46,6 +46,8 @@ interface PreferenceDoc {
 }
 
 export const INBOUND = 'inbound_messages';
+/** One document per handling attempt of an inbound message: its unique `_id` is the claim. */
+export const INBOUND_CLAIMS = 'inbound_claims';
 export const STATUS_EVENTS = 'status_events';
 export const PREFERENCE_EVENTS = 'preference_events';
 
@@ -92,8 +94,10 @@ export class WebhookEventRepository {
   readonly #inbound: Collection<InboundDoc>;
   readonly #statuses: Collection<StatusDoc>;
   readonly #preferences: Collection<PreferenceDoc>;
+  readonly #claims: Collection<{ _id: string; at: Date }>;
 
   constructor(db: Db) {
+    this.#claims = db.collection<{ _id: string; at: Date }>(INBOUND_CLAIMS);
     this.#inbound = db.collection<InboundDoc>(INBOUND);
     this.#statuses = db.collection<StatusDoc>(STATUS_EVENTS);
     this.#preferences = db.collection<PreferenceDoc>(PREFERENCE_EVENTS);
@@ -127,16 +131,28 @@ export class WebhookEventRepository {
 
   /**
    * Claims the oldest unhandled inbound message, or one whose handler died more than
-   * `staleMs` ago. The guarded update makes sure only one worker gets it.
+   * `staleMs` ago. The claim is a unique insert of `<message id>#<attempt>`, so one worker wins
+   * even where guarded updates are not atomic (FerretDB 1.24); the others move on.
    */
   async claimNextInbound(now: Date, staleMs: number): Promise<StoredInbound | undefined> {
-    const doc = await this.#inbound.findOneAndUpdate(
-      { $or: [{ state: 'new' }, { state: 'processing', claimedAt: { $lt: new Date(now.getTime() - staleMs) } }] },
-      { $set: { state: 'processing', claimedAt: now }, $inc: { attempts: 1 } },
-      { sort: { timestamp: 1 }, returnDocument: 'after' },
-    );
-    if (!doc) return undefined;
-    return { id: doc._id, contactKey: doc.contactKey, event: doc.event, state: doc.state, receivedAt: doc.receivedAt, attempts: doc.attempts };
+    const lost: string[] = [];
+    for (;;) {
+      const doc = await this.#inbound.findOne(
+        { $or: [{ state: 'new' }, { state: 'processing', claimedAt: { $lt: new Date(now.getTime() - staleMs) } }], ...(lost.length > 0 ? { _id: { $nin: lost } } : {}) },
+        { sort: { timestamp: 1 } },
+      );
+      if (!doc) return undefined;
+      const attempt = doc.attempts + 1;
+      try {
+        await this.#claims.insertOne({ _id: `${doc._id}#${attempt}`, at: now });
+      } catch (err) {
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+        lost.push(doc._id);
+        continue;
+      }
+      await this.#inbound.updateOne({ _id: doc._id }, { $set: { state: 'processing', claimedAt: now, attempts: attempt } });
+      return { id: doc._id, contactKey: doc.contactKey, event: doc.event, state: 'processing', receivedAt: doc.receivedAt, attempts: attempt };
+    }
   }
 
   async completeInbound(id: string, result: { intent: string; replyError?: string }, now: Date): Promise<void> {
@@ -170,6 +186,7 @@ export class WebhookEventRepository {
     const inbound = await this.#inbound.deleteMany({ state: 'done', receivedAt: { $lt: before } });
     const statuses = await this.#statuses.deleteMany({ applied: true, receivedAt: { $lt: before } });
     const preferences = await this.#preferences.deleteMany({ receivedAt: { $lt: before } });
-    return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount;
+    const claims = await this.#claims.deleteMany({ at: { $lt: before } });
+    return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount + claims.deletedCount;
   }
 }

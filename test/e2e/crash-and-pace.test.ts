@@ -150,7 +150,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const seconds = ((times.at(-1) as number) - (times[0] as number)) / 1000;
     // On FerretDB the database, not the pace, limits the rate (see the SendPacer test for the
     // limit at full speed); this only checks that the broadcast really went out at speed.
-    expect(400 / seconds, 'average rate').to.be.above(15);
+    expect(400 / seconds, 'average rate').to.be.above(5);
   });
 
   it('a sandbox answering 130429 (limit 30/s, sending at 50/s) is backed off from without losing a message', async () => {

@@ -1,0 +1,68 @@
+import autocannon from 'autocannon';
+import { MongoClient } from 'mongodb';
+import { SANDBOX_CREDENTIALS } from '../../config/index.js';
+import { INBOUND } from '../../src/store/webhook-event-repository.js';
+import { startDatabaseServer } from '../../src/store/server/local-server.js';
+import { signBody } from '../../src/whatsapp/webhook-signature.js';
+import { spawnWorkerForBench } from './worker-process.js';
+import type { Benchmark, BenchRow } from './benchmark.js';
+
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+/** A signed Meta-format webhook with `count` text messages from new contacts. */
+function body(sequence: number, count: number): string {
+  const ts = String(Math.floor(Date.now() / 1000));
+  const ids = Array.from({ length: count }, (_, i) => `4916${String(sequence * count + i).padStart(9, '0')}`);
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [{ id: '1', changes: [{ field: 'messages', value: {
+      messaging_product: 'whatsapp', metadata: { display_phone_number: '15550000001', phone_number_id: SANDBOX_CREDENTIALS.phoneNumberId },
+      contacts: ids.map((id) => ({ profile: { name: 'Bench' }, wa_id: id })),
+      messages: ids.map((id) => ({ from: id, id: `wamid.bench.${id}`, timestamp: ts, type: 'text', text: { body: 'Hallo' } })),
+    } }] }],
+  });
+}
+
+async function load(url: string, perPost: number): Promise<autocannon.Result> {
+  let sequence = perPost === 1 ? 0 : 10_000_000;
+  return autocannon({
+    url: `${url}/webhooks/whatsapp`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    requests: [{
+      setupRequest: (request) => {
+        const raw = body(sequence++, perPost);
+        return { ...request, body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SANDBOX_CREDENTIALS.appSecret) } };
+      },
+    }],
+  });
+}
+
+/** The worker as `npm start` runs it (with its sandbox), under signed webhook POSTs from autocannon. */
+export const benchmark: Benchmark = {
+  name: 'webhook',
+  async run() {
+    const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', report: (line) => process.stderr.write(`${line}\n`) });
+    const worker = await spawnWorkerForBench(server.uri, 'bench_webhook');
+    const client = new MongoClient(server.uri);
+    const rows: BenchRow[] = [];
+    try {
+      for (const perPost of [1, 100]) {
+        const before = await client.db('bench_webhook').collection(INBOUND).countDocuments();
+        const result = await load(worker.url, perPost);
+        const stored = (await client.db('bench_webhook').collection(INBOUND).countDocuments()) - before;
+        const label = perPost === 1 ? '1 message per POST' : `${perPost} messages per POST`;
+        rows.push({ name: 'webhook', metric: `${label}: latency median / p99, ms`, value: `${result.latency.p50} / ${result.latency.p99}` });
+        rows.push({ name: 'webhook', metric: `${label}: POSTs/s (non-2xx: ${result.non2xx})`, value: Math.round(result.requests.average) });
+        rows.push({ name: 'webhook', metric: `${label}: inbound messages stored/s`, value: Math.round(stored / DURATION_S) });
+      }
+    } finally {
+      await client.close();
+      await worker.stop();
+      await server.stop();
+    }
+    return rows;
+  },
+};
