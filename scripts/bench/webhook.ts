@@ -11,9 +11,10 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 /** A signed Meta-format webhook with `count` text messages from new contacts. */
-function body(sequence: number, count: number): string {
+function body(prefix: string, sequence: number, count: number): string {
   const ts = String(Math.floor(Date.now() / 1000));
-  const ids = Array.from({ length: count }, (_, i) => `4916${String(sequence * count + i).padStart(9, '0')}`);
+  // Valid German mobile numbers (+49 160 / 170 / 171 and 8 digits), a new one per message.
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(sequence * count + i).padStart(8, '0')}`);
   return JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [{ id: '1', changes: [{ field: 'messages', value: {
@@ -24,16 +25,16 @@ function body(sequence: number, count: number): string {
   });
 }
 
-async function load(url: string, perPost: number): Promise<autocannon.Result> {
-  let sequence = perPost === 1 ? 0 : 10_000_000;
+async function load(url: string, perPost: number, connections: number, prefix: string): Promise<autocannon.Result> {
+  let sequence = 0;
   return autocannon({
     url: `${url}/webhooks/whatsapp`,
     method: 'POST',
-    connections: CONNECTIONS,
+    connections,
     duration: DURATION_S,
     requests: [{
       setupRequest: (request) => {
-        const raw = body(sequence++, perPost);
+        const raw = body(prefix, sequence++, perPost);
         return { ...request, body: raw, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, SANDBOX_CREDENTIALS.appSecret) } };
       },
     }],
@@ -49,11 +50,11 @@ export const benchmark: Benchmark = {
     const client = new MongoClient(server.uri);
     const rows: BenchRow[] = [];
     try {
-      for (const perPost of [1, 100]) {
+      for (const [perPost, connections, prefix] of [[1, 1, '49160'], [1, CONNECTIONS, '49170'], [100, 2, '49171']] as const) {
         const before = await client.db('bench_webhook').collection(INBOUND).countDocuments();
-        const result = await load(worker.url, perPost);
+        const result = await load(worker.url, perPost, connections, prefix);
         const stored = (await client.db('bench_webhook').collection(INBOUND).countDocuments()) - before;
-        const label = perPost === 1 ? '1 message per POST' : `${perPost} messages per POST`;
+        const label = `${perPost === 1 ? '1 message' : `${perPost} messages`} per POST, ${connections} connection${connections === 1 ? '' : 's'}`;
         rows.push({ name: 'webhook', metric: `${label}: latency median / p99, ms`, value: `${result.latency.p50} / ${result.latency.p99}` });
         rows.push({ name: 'webhook', metric: `${label}: POSTs/s (non-2xx: ${result.non2xx})`, value: Math.round(result.requests.average) });
         rows.push({ name: 'webhook', metric: `${label}: inbound messages stored/s`, value: Math.round(stored / DURATION_S) });

@@ -70,10 +70,16 @@ export class InboundProcessor {
   async drain(): Promise<number> {
     let handled = 0;
     for (;;) {
-      const item = await this.deps.events.claimNextInbound(this.deps.clock.now(), this.deps.staleMs);
-      if (!item) return handled;
-      await this.#handle(item);
-      handled += 1;
+      const candidates = await this.deps.events.inboundCandidates(this.deps.clock.now(), this.deps.staleMs, 50);
+      let claimed = 0;
+      for (const candidate of candidates) {
+        const item = await this.deps.events.claimInbound(candidate, this.deps.clock.now());
+        if (!item) continue; // another worker has it
+        await this.#handle(item);
+        claimed += 1;
+      }
+      handled += claimed;
+      if (claimed === 0) return handled; // nothing left, or all in other workers' hands
     }
   }
 

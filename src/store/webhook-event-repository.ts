@@ -130,34 +130,40 @@ export class WebhookEventRepository {
   }
 
   /**
-   * Claims the oldest unhandled inbound message, or one whose handler died more than
-   * `staleMs` ago. The claim is a unique insert of `<message id>#<attempt>`, so one worker wins
-   * even where guarded updates are not atomic (FerretDB 1.24); the others move on.
+   * Unhandled inbound messages (or ones whose handler died more than `staleMs` ago), oldest
+   * first: candidates for `claimInbound`. One query serves many claims (FerretDB scans).
    */
-  async claimNextInbound(now: Date, staleMs: number): Promise<StoredInbound | undefined> {
-    const lost: string[] = [];
-    for (;;) {
-      const doc = await this.#inbound.findOne(
-        { $or: [{ state: 'new' }, { state: 'processing', claimedAt: { $lt: new Date(now.getTime() - staleMs) } }], ...(lost.length > 0 ? { _id: { $nin: lost } } : {}) },
-        { sort: { timestamp: 1 } },
-      );
-      if (!doc) return undefined;
-      const attempt = doc.attempts + 1;
-      try {
-        await this.#claims.insertOne({ _id: `${doc._id}#${attempt}`, at: now });
-      } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
-        lost.push(doc._id);
-        continue;
-      }
-      await this.#inbound.updateOne({ _id: doc._id }, { $set: { state: 'processing', claimedAt: now, attempts: attempt } });
-      return { id: doc._id, contactKey: doc.contactKey, event: doc.event, state: 'processing', receivedAt: doc.receivedAt, attempts: attempt };
+  async inboundCandidates(now: Date, staleMs: number, limit: number): Promise<{ id: string; attempts: number }[]> {
+    const docs = await this.#inbound
+      .find({ $or: [{ state: 'new' }, { state: 'processing', claimedAt: { $lt: new Date(now.getTime() - staleMs) } }] }, { projection: { _id: 1, attempts: 1 } })
+      .sort({ timestamp: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map((d) => ({ id: d._id, attempts: d.attempts }));
+  }
+
+  /**
+   * Claims an inbound message for handling attempt `attempts + 1`: a unique insert of
+   * `<message id>#<attempt>`, so one worker wins even where guarded updates are not atomic
+   * (FerretDB 1.24). Returns the message, or undefined when another worker has it.
+   */
+  async claimInbound(candidate: { id: string; attempts: number }, now: Date): Promise<StoredInbound | undefined> {
+    const attempt = candidate.attempts + 1;
+    try {
+      await this.#claims.insertOne({ _id: `${candidate.id}#${attempt}`, at: now });
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return undefined;
+      throw err;
     }
+    const doc = await this.#inbound.findOneAndUpdate({ _id: candidate.id }, { $set: { state: 'processing', claimedAt: now, attempts: attempt } }, { returnDocument: 'after' });
+    if (!doc) return undefined;
+    return { id: doc._id, contactKey: doc.contactKey, event: doc.event, state: 'processing', receivedAt: doc.receivedAt, attempts: attempt };
   }
 
   async completeInbound(id: string, result: { intent: string; replyError?: string }, now: Date): Promise<void> {
+    // By `_id` alone: the claim made this worker the only one handling it.
     await this.#inbound.updateOne(
-      { _id: id, state: 'processing' },
+      { _id: id },
       { $set: { state: 'done', processedAt: now, intent: result.intent, ...(result.replyError ? { replyError: result.replyError } : {}) } },
     );
   }
