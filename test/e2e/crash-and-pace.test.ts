@@ -81,7 +81,7 @@ describe('fan-out across processes: crashes and pacing', function () {
       await waitFor(`broadcast ${id} to be done`, async () => (await s.db.collection(BROADCASTS).findOne({ _id: id as never }))?.status === 'done', timeoutMs, 250);
     } catch (err) {
       const totals = await new DeliveryRepository(s.db).totals(id);
-      throw new Error(`${(err as Error).message}; deliveries: ${JSON.stringify(totals.byState)}; reasons: ${JSON.stringify(totals.byReason)}; worker log: ${workers.map((w) => w.lines.filter((l) => /warn|error/.test(l)).slice(-3).join(' | ')).join(' || ')}`);
+      throw new Error(`${(err as Error).message}; deliveries: ${JSON.stringify(totals.byState)}; reasons: ${JSON.stringify(totals.byReason)}; worker log: ${workers.map((w) => w.lines.filter((l) => /warn|error/.test(l)).slice(-3).join(' | ')).join(' || ')}`, { cause: err });
     }
   }
 
