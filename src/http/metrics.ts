@@ -41,6 +41,8 @@ export function createMetrics(): Metrics {
 
 /** How many recent broadcasts the scrape reports on. */
 const REPORTED_BROADCASTS = 10;
+/** A scrape waits no longer than this for the broadcast figures. */
+const SCRAPE_READ_MS = 1500;
 
 interface BroadcastSnapshot {
   labels: { broadcast: string; topic: string };
@@ -58,19 +60,27 @@ interface BroadcastSnapshot {
  */
 export function registerBroadcastMetrics(metrics: Metrics, broadcasts: BroadcastRepository, deliveries: DeliveryRepository): void {
   let pending: { at: number; snapshot: Promise<BroadcastSnapshot[]> } | undefined;
+  // A scrape must answer while the database is down (that is when it matters): the gauges then
+  // keep the last values read.
+  let lastGood: BroadcastSnapshot[] = [];
+  const read = async (): Promise<BroadcastSnapshot[]> => {
+    try {
+      const out: BroadcastSnapshot[] = [];
+      for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
+        const totals = await deliveries.totals(broadcast.id);
+        out.push({ labels: { broadcast: broadcast.id, topic: broadcast.topic }, status: broadcast.status, byState: totals.byState, estimatedCost: totals.estimatedCost, billable: totals.billable });
+      }
+      lastGood = out;
+      return out;
+    } catch {
+      return lastGood;
+    }
+  };
   const snapshot = (): Promise<BroadcastSnapshot[]> => {
     if (!pending || performance.now() - pending.at > 500) {
-      pending = {
-        at: performance.now(),
-        snapshot: (async () => {
-          const out: BroadcastSnapshot[] = [];
-          for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
-            const totals = await deliveries.totals(broadcast.id);
-            out.push({ labels: { broadcast: broadcast.id, topic: broadcast.topic }, status: broadcast.status, byState: totals.byState, estimatedCost: totals.estimatedCost, billable: totals.billable });
-          }
-          return out;
-        })(),
-      };
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = Promise.race([read(), new Promise<BroadcastSnapshot[]>((resolve) => (timer = setTimeout(() => resolve(lastGood), SCRAPE_READ_MS)))]);
+      pending = { at: performance.now(), snapshot: bounded.finally(() => clearTimeout(timer)) };
     }
     return pending.snapshot;
   };
