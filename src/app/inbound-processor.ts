@@ -4,6 +4,7 @@ import type { Clock } from '../domain/clock.js';
 import { ContactRepository, type Contact, type Subscription } from '../store/contact-repository.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { StoredInbound, WebhookEventRepository } from '../store/webhook-event-repository.js';
+import { BackgroundDrain } from './background-drain.js';
 import type { Logger } from './logger.js';
 
 /** Where a reply goes: WhatsApp addresses contacts by their wa_id (digits, no `+`). */
@@ -36,34 +37,20 @@ const REPLY_MARGIN_MS = 60_000;
  * applies the state changes in one atomic update per contact, then sends the replies.
  */
 export class InboundProcessor {
-  #running: Promise<number> | undefined;
-  #again = false;
+  readonly #background: BackgroundDrain;
 
-  constructor(private readonly deps: InboundProcessorDeps) {}
+  constructor(private readonly deps: InboundProcessorDeps) {
+    this.#background = new BackgroundDrain(() => this.drain(), deps.logger, 'inbound processing');
+  }
 
   /** Starts a drain in the background unless one is running (then it runs once more after). */
   kick(): void {
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.drain()
-      .catch((err: unknown) => {
-        this.deps.logger.error('inbound processing failed', { err: (err as Error).message });
-        return 0;
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        }
-      });
+    this.#background.kick();
   }
 
   /** Waits for a background drain to finish (for shutdown and tests). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#background.idle();
   }
 
   /** Handles every waiting message; returns how many. */

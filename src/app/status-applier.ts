@@ -3,6 +3,7 @@ import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import { isDeliveryId, type DeliveryRepository } from '../store/delivery-repository.js';
 import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { BatchQueue } from './fan-out.js';
+import { BackgroundDrain } from './background-drain.js';
 import type { Logger } from './logger.js';
 
 const OUTSIDE_WINDOW = 131047;
@@ -23,32 +24,20 @@ export interface StatusApplierDeps {
  * pricing Meta reports, and sends the template after a session message failed with 131047.
  */
 export class StatusApplier {
-  #running: Promise<number> | undefined;
-  #again = false;
+  readonly #background: BackgroundDrain;
 
-  constructor(private readonly deps: StatusApplierDeps) {}
-
-  kick(): void {
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.drain()
-      .catch((err: unknown) => {
-        this.deps.logger.error('applying statuses failed', { err: (err as Error).message });
-        return 0;
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.kick();
-        }
-      });
+  constructor(private readonly deps: StatusApplierDeps) {
+    this.#background = new BackgroundDrain(() => this.drain(), deps.logger, 'applying statuses');
   }
 
+  /** Starts a drain in the background unless one is running (then it runs once more after). */
+  kick(): void {
+    this.#background.kick();
+  }
+
+  /** Waits for a background drain to finish (for shutdown and tests). */
   async idle(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#background.idle();
   }
 
   async drain(): Promise<number> {
