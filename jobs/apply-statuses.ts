@@ -7,7 +7,7 @@ export const applyStatusesJob: JobDefinition<Record<string, never>, AppDeps> = {
   concurrency: 1,
   maxRetries: 0,
   async handle(_data, ctx) {
-    const applied = await ctx.deps.statuses.drain();
+    const applied = await ctx.deps.statuses.drain(ctx.signal);
     if (applied > 0) ctx.logger.debug('applied waiting statuses', { applied });
   },
 };

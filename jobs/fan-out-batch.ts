@@ -9,7 +9,7 @@ export const fanOutBatchJob: JobDefinition<{ batchId: string }, AppDeps> = {
   name: 'fan-out-batch',
   concurrency: 2,
   async handle(data, ctx) {
-    const againInMs = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger);
+    const againInMs = await ctx.deps.fanOut.runBatch(data.batchId, ctx.logger, ctx.signal);
     if (againInMs !== undefined) ctx.runAgainIn(againInMs);
   },
 };

@@ -9,6 +9,11 @@ export interface JobContext<Deps> {
   deps: Deps;
   /** Runs this job again `ms` from now (real time) after it returns: work due later, such as retries. */
   runAgainIn(ms: number): void;
+  /**
+   * Aborted when the worker begins to shut down: a long handler stops after the item in hand
+   * and returns (with `runAgainIn(0)` if work is left, so another worker takes it over).
+   */
+  signal: AbortSignal;
 }
 
 /**

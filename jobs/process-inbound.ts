@@ -10,7 +10,7 @@ export const processInboundJob: JobDefinition<Record<string, never>, AppDeps> = 
   concurrency: 1,
   maxRetries: 0,
   async handle(_data, ctx) {
-    const handled = await ctx.deps.inbound.drain();
+    const handled = await ctx.deps.inbound.drain(ctx.signal);
     if (handled > 0) ctx.logger.info('handled waiting inbound messages', { handled });
   },
 };

@@ -82,8 +82,11 @@ export class FanOut {
     return saved.length;
   }
 
-  /** Runs one batch. Returns in how many ms to run it again (retries due later), or undefined when it is done. */
-  async runBatch(batchId: string, logger: Logger = this.deps.logger): Promise<number | undefined> {
+  /**
+   * Runs one batch. Returns in how many ms to run it again (retries due later, or 0 when
+   * `signal` aborted it part-way for a shutdown), or undefined when it is done.
+   */
+  async runBatch(batchId: string, logger: Logger = this.deps.logger, signal?: AbortSignal): Promise<number | undefined> {
     const { broadcasts, deliveries, contacts, clock, settings } = this.deps;
     const batch = await broadcasts.batch(batchId);
     if (!batch) return undefined;
@@ -94,6 +97,7 @@ export class FanOut {
     const keys = members.map((m) => m.key);
     let stopped = false;
     for (let i = 0; i < keys.length && !stopped; i += settings.slotsPerReservation) {
+      if (signal?.aborted) return 0; // shutting down: the rest is for the next worker
       const chunk = keys.slice(i, i + settings.slotsPerReservation);
       stopped = (await this.#sendChunk(broadcast, chunk, logger)) === 'stop';
       broadcast = (await broadcasts.get(broadcast.id)) ?? broadcast;

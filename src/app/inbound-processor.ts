@@ -40,7 +40,7 @@ export class InboundProcessor {
   readonly #background: BackgroundDrain;
 
   constructor(private readonly deps: InboundProcessorDeps) {
-    this.#background = new BackgroundDrain(() => this.drain(), deps.logger, 'inbound processing');
+    this.#background = new BackgroundDrain((signal) => this.drain(signal), deps.logger, 'inbound processing');
   }
 
   /** Starts a drain in the background unless one is running (then it runs once more after). */
@@ -48,18 +48,25 @@ export class InboundProcessor {
     this.#background.kick();
   }
 
-  /** Waits for a background drain to finish (for shutdown and tests). */
+  /** Waits for the background drain to finish everything waiting (tests). */
   async idle(): Promise<void> {
     await this.#background.idle();
   }
 
-  /** Handles every waiting message; returns how many. */
-  async drain(): Promise<number> {
+  /** Shutdown: finishes the message in hand and leaves the rest stored for the next start. */
+  async stop(): Promise<void> {
+    await this.#background.stop();
+  }
+
+  /** Handles every waiting message, or until `signal` aborts; returns how many. */
+  async drain(signal?: AbortSignal): Promise<number> {
     let handled = 0;
     for (;;) {
+      if (signal?.aborted) return handled;
       const candidates = await this.deps.events.inboundCandidates(this.deps.clock.now(), this.deps.staleMs, 50);
       let claimed = 0;
       for (const candidate of candidates) {
+        if (signal?.aborted) break;
         const item = await this.deps.events.claimInbound(candidate, this.deps.clock.now());
         if (!item) continue; // another worker has it
         await this.#handle(item);

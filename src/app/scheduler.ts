@@ -39,6 +39,7 @@ export const JOBS_COLLECTION = 'jobs';
 export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Scheduler<Deps> {
   let deps = options.deps;
   const { logger } = options;
+  let shutdown = new AbortController();
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: options.db, collection: JOBS_COLLECTION }),
     name: `${hostname()}-${process.pid}`,
@@ -64,7 +65,7 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
         }, Math.max(Math.floor(lockLifetime / 3), 200));
         try {
           await definition.handle(job.attrs.data, {
-            logger: scoped, jobId, attempt, deps,
+            logger: scoped, jobId, attempt, deps, signal: shutdown.signal,
             // Agenda saves the job after the handler returns, keeping this nextRunAt. Agenda
             // schedules in real time, whatever clock the app's decisions use.
             runAgainIn: (ms) => {
@@ -105,12 +106,14 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
       await agenda.create(name, data).unique({ [`data.${uniqueKey}`]: data[uniqueKey] }).schedule(at).save();
     },
     async start() {
+      if (shutdown.signal.aborted) shutdown = new AbortController();
       await agenda.start();
       state = 'running';
     },
     async stop(timeoutMs) {
       if (state === 'stopped') return;
       state = 'draining';
+      shutdown.abort();
       const result = await agenda.drain({ timeout: timeoutMs, closeConnection: false });
       if (result.timedOut) logger.warn('jobs still running at shutdown were unlocked for other workers', { running: result.running });
       await agenda.stop(false);

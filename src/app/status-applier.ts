@@ -27,7 +27,7 @@ export class StatusApplier {
   readonly #background: BackgroundDrain;
 
   constructor(private readonly deps: StatusApplierDeps) {
-    this.#background = new BackgroundDrain(() => this.drain(), deps.logger, 'applying statuses');
+    this.#background = new BackgroundDrain((signal) => this.drain(signal), deps.logger, 'applying statuses');
   }
 
   /** Starts a drain in the background unless one is running (then it runs once more after). */
@@ -35,23 +35,33 @@ export class StatusApplier {
     this.#background.kick();
   }
 
-  /** Waits for a background drain to finish (for shutdown and tests). */
+  /** Waits for the background drain to finish everything waiting (tests). */
   async idle(): Promise<void> {
     await this.#background.idle();
   }
 
-  async drain(): Promise<number> {
+  /** Shutdown: records what is applied so far and leaves the rest stored for the next start. */
+  async stop(): Promise<void> {
+    await this.#background.stop();
+  }
+
+  /** Applies every waiting status, or until `signal` aborts; returns how many. */
+  async drain(signal?: AbortSignal): Promise<number> {
     let total = 0;
     for (;;) {
+      if (signal?.aborted) return total;
       const batch = await this.deps.events.unappliedStatuses(500);
       if (batch.length === 0) return total;
       const done: string[] = [];
+      let waiting = false;
       for (const item of batch) {
+        if (signal?.aborted) break;
         if (await this.#apply(item.event, item.receivedAt)) done.push(item.key);
+        else waiting = true;
       }
       await this.deps.events.markStatusesApplied(done);
       total += done.length;
-      if (done.length < batch.length) return total; // the rest waits for its delivery record
+      if (waiting) return total; // the rest waits for its delivery record
     }
   }
 

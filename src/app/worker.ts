@@ -113,8 +113,8 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
     releasers.add('scheduler', () => started.stop(Math.max(config.shutdownTimeoutMs - 2000, 1000)));
     for (const { name, every } of RECURRING) await started.agenda.every(every, name);
     releasers.add('inbound and status handling', async () => {
-      await inbound.idle();
-      await statuses.idle();
+      await inbound.stop();
+      await statuses.stop();
     });
 
     const ingest = new WebhookIngest(services.contacts, services.events, clock);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { isProcessAlive } from '../../src/store/server/processes.js';
-import { testDatabaseName, testServer } from '../support/test-server.js';
+import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
@@ -14,10 +14,16 @@ async function healthStatus(url: string): Promise<number> {
 describe('npm start: the worker as a process', function () {
   this.timeout(60_000);
   const running: WorkerProcess[] = [];
+  const databases: string[] = [];
   const start = (env: Record<string, string | undefined>, args: string[] = []): WorkerProcess => {
     const worker = spawnWorker(env, args);
     running.push(worker);
     return worker;
+  };
+  const database = (name: string): string => {
+    const dbName = testDatabaseName(name);
+    databases.push(dbName);
+    return dbName;
   };
 
   afterEach(async () => {
@@ -25,10 +31,11 @@ describe('npm start: the worker as a process', function () {
       if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill('SIGKILL');
       await worker.exited;
     }
+    for (const name of databases.splice(0)) await dropTestDatabase(name);
   });
 
   it('serves /healthz and stops cleanly with exit code 0 on SIGTERM', async () => {
-    const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: testDatabaseName('sigterm') });
+    const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('sigterm') });
     const url = await worker.url();
     expect(await healthStatus(url)).to.equal(200);
     const sent = Date.now();
@@ -39,7 +46,7 @@ describe('npm start: the worker as a process', function () {
   });
 
   it('treats the doubled SIGINT of one Ctrl-C as one and still stops cleanly', async () => {
-    const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: testDatabaseName('sigint') });
+    const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('sigint') });
     await worker.url();
     worker.child.kill('SIGINT');
     worker.child.kill('SIGINT'); // the terminal and npm both deliver it

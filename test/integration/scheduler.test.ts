@@ -8,8 +8,12 @@ import { waitFor } from '../support/wait-for.js';
 
 describe('scheduler (Agenda on the real database)', function () {
   this.timeout(30_000);
-  const database = useTestDatabase(import.meta.url);
-  let scheduler: Scheduler;
+  let started: Scheduler | undefined;
+  const database = useTestDatabase(import.meta.url, async () => started?.stop(5000));
+  const scheduler = { get agenda() {
+    if (!started) throw new Error('scheduler not started');
+    return started.agenda;
+  } };
   const runs: { name: string; data: unknown; attempt: number }[] = [];
   const { logger, lines } = captureLogger('debug');
 
@@ -39,12 +43,8 @@ describe('scheduler (Agenda on the real database)', function () {
   ];
 
   before(async () => {
-    scheduler = createScheduler({ db: database.db, logger, pollIntervalMs: 100, lockLifetimeMs: 2000, jobs: definitions, deps: { tag: 'deps-passed' } });
-    await scheduler.start();
-  });
-
-  after(async () => {
-    await scheduler.stop(5000);
+    started = createScheduler({ db: database.db, logger, pollIntervalMs: 100, lockLifetimeMs: 2000, jobs: definitions, deps: { tag: 'deps-passed' } });
+    await started.start();
   });
 
   it('runs a job with its data, attempt and the app deps, and logs start and end', async () => {

@@ -4,7 +4,7 @@ import { systemClock } from '../../src/app/system-clock.js';
 import { startDatabaseServer, type DatabaseServer } from '../../src/store/server/local-server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { captureLogger, testConfig } from '../support/test-config.js';
-import { testDatabaseName, testServer } from '../support/test-server.js';
+import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 interface Health {
@@ -27,8 +27,8 @@ describe('worker: health and metrics over HTTP', function () {
   });
 
   after(async () => {
-    await worker?.deps.db.dropDatabase();
     await worker?.stop();
+    await dropTestDatabase(dbName);
   });
 
   it('GET /healthz answers 200 with database and scheduler state', async () => {
@@ -64,6 +64,7 @@ describe('worker: health while the database is gone', function () {
   let proxy: TcpProxy | undefined;
   let worker: Worker | undefined;
   let stopDatabase: () => Promise<void>;
+  const dbName = testDatabaseName(import.meta.url);
   let startDatabase: () => Promise<void>;
 
   before(async function () {
@@ -85,7 +86,7 @@ describe('worker: health while the database is gone', function () {
       startDatabase = async () => server?.restart?.();
     }
     worker = await startWorker(
-      testConfig({ MONGODB_URI: uri, MONGODB_DB: testDatabaseName(import.meta.url), HEALTH_DB_TIMEOUT_MS: '1000' }),
+      testConfig({ MONGODB_URI: uri, MONGODB_DB: dbName, HEALTH_DB_TIMEOUT_MS: '1000' }),
       captureLogger('error').logger,
       systemClock,
     );
@@ -94,7 +95,8 @@ describe('worker: health while the database is gone', function () {
   after(async () => {
     await startDatabase?.();
     await worker?.stop();
-    await server?.stop();
+    await server?.stop(); // a server of our own goes with its data
+    if (proxy) await dropTestDatabase(dbName);
     await proxy?.stop();
   });
 

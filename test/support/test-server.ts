@@ -21,6 +21,20 @@ export function testDatabaseName(file: string): string {
   return `t_${stem}_${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * Drops a test database over a connection of its own. Call it only once everything that used
+ * the database (workers, schedulers, child processes) has stopped: FerretDB's SQLite backend
+ * deletes the database file under any connection still reading it and dies with SIGBUS.
+ */
+export async function dropTestDatabase(name: string): Promise<void> {
+  const client = new MongoClient(testServer().uri);
+  try {
+    await client.db(name).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
+
 export interface TestDatabase {
   readonly name: string;
   readonly uri: string;
@@ -29,9 +43,11 @@ export interface TestDatabase {
 
 /**
  * Gives the calling `describe` its own database, created before its tests and dropped after.
- * Call at the top of a describe block with `import.meta.url`.
+ * Call at the top of a describe block with `import.meta.url`. Its `after` hook runs before
+ * hooks registered later in the block, so whatever uses the database goes in `stopUsers`,
+ * which runs before the drop.
  */
-export function useTestDatabase(fileUrl: string): TestDatabase {
+export function useTestDatabase(fileUrl: string, stopUsers?: () => Promise<unknown>): TestDatabase {
   const name = testDatabaseName(new URL(fileUrl).pathname);
   let client: MongoClient | undefined;
   let db: Db | undefined;
@@ -41,6 +57,7 @@ export function useTestDatabase(fileUrl: string): TestDatabase {
     db = client.db(name);
   });
   after(async () => {
+    await stopUsers?.();
     await db?.dropDatabase();
     await client?.close();
   });

@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/domain/clock.js';
 import type { Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { signBody } from '../../src/whatsapp/webhook-signature.js';
 import { captureLogger, testConfig } from './test-config.js';
-import { testDatabaseName, testServer } from './test-server.js';
+import { dropTestDatabase, testDatabaseName, testServer } from './test-server.js';
 
 /** 2025-03-10T12:00:00Z: the time of the Meta-format fixtures in meta-webhooks.ts. */
 export const FIXTURE_TIME = new Date(1741608000 * 1000);
@@ -25,15 +25,16 @@ export function useWorker(fileUrl: string, overrides: Record<string, string> = {
   let worker: Worker | undefined;
   const clock = new ManualClock(start);
   const { logger, lines } = captureLogger('info');
-  const config = () => testConfig({ MONGODB_URI: testServer().uri, MONGODB_DB: testDatabaseName(new URL(fileUrl).pathname), SANDBOX_MPS: '0', ...overrides });
+  const dbName = testDatabaseName(new URL(fileUrl).pathname);
+  const config = () => testConfig({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName, SANDBOX_MPS: '0', ...overrides });
   before(async function () {
     this.timeout(60_000);
     worker = await startWorker(config(), logger, clock);
   });
   after(async function () {
     this.timeout(60_000);
-    await worker?.deps.db.dropDatabase();
     await worker?.stop();
+    await dropTestDatabase(dbName);
   });
   const harness: WorkerHarness = {
     get worker() {

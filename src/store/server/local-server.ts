@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { chooseRecipe, type ServerRecipe } from './server-recipes.js';
-import { describeServer, freePort, isProcessAlive, pings, spawnServer, stopProcess, waitUntilReachable } from './processes.js';
+import { describeServer, freePort, isProcessAlive, pings, spawnServer, stopProcess, crashExcerpt, waitUntilReachable } from './processes.js';
 
 export interface DatabaseServer {
   /** Where the server came from. */
@@ -48,24 +48,35 @@ export async function startDatabaseServer(options: ServerOptions): Promise<Datab
   const recipe = await chooseRecipe(resolve(options.cacheDir ?? '.cache'), options.report);
   const server = options.mode === 'local'
     ? await joinSharedServer(recipe, resolve(options.dataDir ?? '.data', recipe.kind))
-    : await startThrowawayServer(recipe);
+    : await startThrowawayServer(recipe, options.report);
   options.report(`database: ${server.description}`);
   return server;
 }
 
-async function startThrowawayServer(recipe: ServerRecipe): Promise<DatabaseServer> {
+async function startThrowawayServer(recipe: ServerRecipe, report: (line: string) => void): Promise<DatabaseServer> {
   const dir = mkdtempSync(join(tmpdir(), `optin-${recipe.kind}-`));
   const port = await freePort();
   const uri = `mongodb://127.0.0.1:${port}/`;
   const logFile = join(dir, 'server.log');
   let pid = 0;
+  let stopping = false;
   const killOnExit = (): void => {
     if (pid && isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
   };
   const launch = async (): Promise<void> => {
     if (pid && isProcessAlive(pid)) return;
-    ({ pid } = spawnServer(recipe.binary, recipe.args(port, dir), logFile, false));
+    stopping = false;
+    const spawned = spawnServer(recipe.binary, recipe.args(port, dir), logFile, false);
+    pid = spawned.pid;
+    // A server that dies under the tests would otherwise only show as refused connections.
+    spawned.child.once('exit', (code, signal) => {
+      if (!stopping) report(`database server (pid ${spawned.pid}) exited unexpectedly (${signal ?? `code ${code}`}); its log says:\n${crashExcerpt(logFile)}`);
+    });
     await waitUntilReachable(uri, pid, logFile);
+  };
+  const halt = async (): Promise<void> => {
+    stopping = true;
+    await stopProcess(pid);
   };
   process.on('exit', killOnExit);
   await launch();
@@ -75,11 +86,11 @@ async function startThrowawayServer(recipe: ServerRecipe): Promise<DatabaseServe
     uri,
     description,
     stop: async () => {
-      await stopProcess(pid);
+      await halt();
       process.off('exit', killOnExit);
       rmSync(dir, { recursive: true, force: true });
     },
-    pause: async () => stopProcess(pid),
+    pause: halt,
     restart: launch,
   };
 }

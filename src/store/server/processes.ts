@@ -71,6 +71,20 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+/**
+ * What a crashed server's log says: a Go crash dump ends in thousands of goroutine lines, so
+ * this starts at the panic or fatal error line when there is one, else takes the last lines.
+ */
+export function crashExcerpt(file: string, lines = 30): string {
+  try {
+    const all = readFileSync(file, 'utf8').trimEnd().split('\n');
+    const start = all.findIndex((line) => /^(panic:|fatal error:|unexpected fault|SIG[A-Z]+:)/.test(line));
+    return start === -1 ? all.slice(-lines).join('\n') : all.slice(start, start + lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
 /** Waits until `uri` answers a ping, failing early with the server's log if its process died. */
 export async function waitUntilReachable(uri: string, pid: number, logFile: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
