@@ -1,4 +1,4 @@
-import { MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
+import { MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
 
 export interface Database {
   client: MongoClient;
@@ -6,9 +6,16 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Connections per worker process. The work needs few (a fan-out batch has a handful of requests
+ * in flight); the driver's default of 100 per process lets two busy workers take more than
+ * FerretDB's whole SQLite pool (100), which then stalls.
+ */
+const MAX_POOL_SIZE = 20;
+
 /** Opens the connection pool. The caller owns it and closes it with `close()`. */
 export async function connectDatabase(uri: string, name: string, appName = 'optin-broadcast-worker'): Promise<Database> {
-  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, maxPoolSize: MAX_POOL_SIZE });
   await client.connect();
   const db = client.db(name);
   return { client, db, close: () => client.close() };
@@ -34,10 +41,12 @@ export async function ensureIndexes(db: Db, declarations: readonly IndexDeclarat
 }
 
 /**
- * Statements per bulk write command. FerretDB 1.24 hangs on an update command of 100 or more
- * statements that change existing documents, and the collection stays stuck afterwards.
+ * Statements per bulk write command. FerretDB 1.24 keeps one SQLite connection per statement of
+ * an update command until the command ends, out of a pool of 100: one command of 100
+ * statements, or a few large ones at once, wait for a connection forever, and every other
+ * request then waits too. Small commands keep several at once well inside the pool.
  */
-export const BULK_CHUNK = 50;
+export const BULK_CHUNK = 10;
 
 /** bulkWrite in commands of at most BULK_CHUNK statements. */
 export async function bulkWriteInChunks<T extends Document>(collection: Collection<T>, ops: readonly AnyBulkWriteOperation<T>[]): Promise<void> {
@@ -45,3 +54,15 @@ export async function bulkWriteInChunks<T extends Document>(collection: Collecti
     await collection.bulkWrite(ops.slice(i, i + BULK_CHUNK), { ordered: false });
   }
 }
+
+/**
+ * The documents with these `_id`s, one `findOne({ _id })` each, in parallel. FerretDB 1.24
+ * (SQLite) uses its primary key only for a filter that is exactly `{ _id: value }`: anything
+ * else, `$in` included, reads the whole collection, which makes per-chunk lookups in a large
+ * broadcast grow with the list. On MongoDB these are cheap point reads as well.
+ */
+export async function findByIds<T extends Document & { _id: string }>(collection: Collection<T>, ids: readonly string[], projection?: Document): Promise<WithId<T>[]> {
+  const docs: (WithId<T> | null)[] = await Promise.all([...new Set(ids)].map((_id) => collection.findOne({ _id } as Filter<T>, projection ? { projection } : {})));
+  return docs.filter((d) => d !== null);
+}
+

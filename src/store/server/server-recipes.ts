@@ -29,7 +29,7 @@ function ferretRecipe(binary: string): ServerRecipe {
       return [
         `--listen-addr=127.0.0.1:${port}`,
         '--handler=sqlite',
-        `--sqlite-url=file:${join(dataDir, 'sqlite')}/`,
+        `--sqlite-url=file:${join(dataDir, 'sqlite')}/?_txlock=immediate&_pragma=synchronous(normal)`,
         `--state-dir=${dataDir}`,
         '--debug-addr=-',
         '--telemetry=disable',
