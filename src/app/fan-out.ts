@@ -66,16 +66,20 @@ export class FanOut {
     const { broadcasts, contacts, queue, clock, settings } = this.deps;
     const broadcast = await broadcasts.get(broadcastId);
     if (!broadcast || broadcast.status !== 'planning') return broadcast?.batches ?? 0;
+    // One pass over the subscribers' keys (one query: on FerretDB every query reads the whole
+    // collection), cut every batchSize keys. The last range is open-ended: subscribers who
+    // join during the fan-out still get it.
     const ranges: { index: number; fromKey?: string; toKey?: string }[] = [];
     let after: string | undefined;
-    for (let index = 0; ; index += 1) {
-      const keys = await contacts.ofTopic(broadcast.topic, { ...(after === undefined ? {} : { afterKey: after }), limit: settings.batchSize, keysOnly: true });
-      const last = keys.length === settings.batchSize ? keys[keys.length - 1]?.key : undefined;
-      // The last range is open-ended: subscribers who join during the fan-out still get it.
-      ranges.push({ index, ...(after === undefined ? {} : { fromKey: after }), ...(last === undefined ? {} : { toKey: last }) });
-      if (last === undefined) break;
-      after = last;
+    let inRange = 0;
+    for await (const { key } of contacts.streamTopic(broadcast.topic, { keysOnly: true })) {
+      inRange += 1;
+      if (inRange < settings.batchSize) continue;
+      ranges.push({ index: ranges.length, ...(after === undefined ? {} : { fromKey: after }), toKey: key });
+      after = key;
+      inRange = 0;
     }
+    ranges.push({ index: ranges.length, ...(after === undefined ? {} : { fromKey: after }) });
     const saved = await broadcasts.saveBatches(broadcastId, ranges, clock.now());
     for (const batch of saved) await queue.scheduleBatch(batch.id, clock.now());
     await broadcasts.setStatus(broadcastId, ['planning'], 'running', undefined, clock.now());

@@ -3,6 +3,7 @@ import { renderContent, type RenderedContent } from '../domain/broadcast-content
 import { PermanentError } from '../domain/errors.js';
 import { priceOf } from '../domain/pricing.js';
 import type { Broadcast, PlanSummary } from '../store/broadcast-repository.js';
+import type { Contact } from '../store/contact-repository.js';
 import type { Services } from './deps.js';
 import type { BatchQueue } from './fan-out.js';
 import { addToPlan, costOf, decideFor, emptyPlan } from './fan-out-plan.js';
@@ -41,17 +42,23 @@ export async function planBroadcast(services: Services, prepared: PreparedBroadc
   const { contacts, suppressions, config, rateCard } = services;
   const summary = emptyPlan(rateCard.currency);
   const settings = { safetyMarginMs: config.fanOut.safetyMarginMs, rateCard };
-  let after: string | undefined;
-  for (;;) {
-    const page = await contacts.ofTopic(prepared.topic, { ...(after === undefined ? {} : { afterKey: after }), limit: 1000 });
-    if (page.length === 0) return summary;
+  const add = async (page: readonly Contact[]): Promise<void> => {
     const suppressed = await suppressions.suppressedAmong(page.map((c) => c.key));
     for (const contact of page) {
       const decision = decideFor(contact, prepared.topic, prepared.content, suppressed.has(contact.key), now, settings);
       addToPlan(summary, decision, costOf(decision, contact, now, rateCard));
     }
-    after = page[page.length - 1]?.key;
+  };
+  // One query streamed in pages (on FerretDB every query reads the whole collection).
+  let page: Contact[] = [];
+  for await (const contact of contacts.streamTopic(prepared.topic)) {
+    page.push(contact);
+    if (page.length < 1000) continue;
+    await add(page);
+    page = [];
   }
+  await add(page);
+  return summary;
 }
 
 /** Creates the broadcast, or finds the one with the same key. The worker's jobs then send it. */

@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import type { ConsentRecord, SubscriptionState, TopicSubscription } from '../domain/conversation.js';
-import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
+import { bulkWriteInChunks, findByIds, type IndexDeclaration } from './database.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
 export type ChangeSource = 'keyword' | 'button' | 'import' | 'admin' | 'quick_reply';
@@ -166,15 +166,22 @@ export class ContactRepository {
     return (await cursor.toArray()).map(toContact);
   }
 
+  /** A topic's subscribers (and pending ones) in key order, streamed from one query. */
+  async *streamTopic(topic: string, options: { keysOnly?: boolean } = {}): AsyncGenerator<Contact> {
+    const cursor = this.#contacts.find({ [`subscriptions.${topic}.state`]: { $in: ['subscribed', 'pending'] } }, options.keysOnly ? { projection: { _id: 1 } } : {}).sort({ _id: 1 });
+    for await (const doc of cursor) yield toContact(doc);
+  }
+
   async getMany(keys: readonly string[]): Promise<Contact[]> {
     if (keys.length === 0) return [];
-    return (await this.#contacts.find({ _id: { $in: [...keys] } }).sort({ _id: 1 }).toArray()).map(toContact);
+    return (await findByIds(this.#contacts, keys)).sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0)).map(toContact);
   }
 
   /** After broadcast messages went out: one more message since each contact's last reply. */
   async countSent(keys: readonly string[], template: boolean, now: Date): Promise<void> {
     if (keys.length === 0) return;
-    await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
+    // One statement per contact, by bare `_id` (see findByIds: a `$in` filter scans on FerretDB).
+    await bulkWriteInChunks(this.#contacts, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } } } })));
   }
 
   /** The conversation's view of a contact's topics. */

@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
-import type { IndexDeclaration } from './database.js';
+import { findByIds, type IndexDeclaration } from './database.js';
 
 /**
  * `sending`: claimed, the request may be in flight; `retrying`: known not sent, due again at
@@ -92,7 +92,7 @@ export class DeliveryRepository {
 
   async find(ids: readonly string[]): Promise<Map<string, Delivery>> {
     if (ids.length === 0) return new Map();
-    const docs = await this.#deliveries.find({ _id: { $in: [...ids] } }).toArray();
+    const docs = await findByIds(this.#deliveries, ids);
     return new Map(docs.map((d) => [d._id, toDelivery(d)]));
   }
 

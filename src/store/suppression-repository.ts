@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
+import { findByIds } from './database.js';
 
 export type SuppressionReason = 'opt-out' | 'removed' | 'erased';
 
@@ -45,7 +46,7 @@ export class SuppressionRepository {
   async suppressedAmong(keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const byHash = new Map(keys.map((k) => [this.hash(k), k]));
-    const docs = await this.#suppressions.find({ _id: { $in: [...byHash.keys()] } }, { projection: { _id: 1 } }).toArray();
+    const docs = await findByIds(this.#suppressions, [...byHash.keys()], { _id: 1 });
     return new Set(docs.map((d) => byHash.get(d._id) as string));
   }
 

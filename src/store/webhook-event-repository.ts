@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
-import type { IndexDeclaration } from './database.js';
+import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -184,7 +184,7 @@ export class WebhookEventRepository {
   }
 
   async markStatusesApplied(keys: readonly string[]): Promise<void> {
-    if (keys.length > 0) await this.#statuses.updateMany({ _id: { $in: [...keys] } }, { $set: { applied: true } });
+    await bulkWriteInChunks(this.#statuses, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { applied: true } } } })));
   }
 
   /** Deletes handled events older than `before` (no TTL indexes on FerretDB: a job does it). */
