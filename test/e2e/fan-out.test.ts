@@ -63,7 +63,11 @@ describe('fan-out end to end: session inside the window, template outside, skip 
 
     const before = { inside: sentTo(inside).length, edge: sentTo(edge).length };
     const report = await runToEnd(broadcast.id);
-    expect(report.deliveries).to.deep.equal({ sent: 4, skipped: 2 });
+    // Status webhooks may already have moved some of the four on to delivered or read.
+    const states = report.deliveries as Record<string, number>;
+    expect(Object.keys(states).filter((state) => !['sent', 'delivered', 'read', 'skipped'].includes(state)), 'other states').to.deep.equal([]);
+    expect((states.sent ?? 0) + (states.delivered ?? 0) + (states.read ?? 0), 'sent or further').to.equal(4);
+    expect(states.skipped).to.equal(2);
     expect(report.byKind).to.deep.equal({ session: 1, template: 3 });
     expect(report.reasons).to.deep.equal({ 'pending-consent': 1, suppressed: 1 });
 
