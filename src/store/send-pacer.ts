@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 
 /** One send slot: its `_id` is the slot's index on a grid of 1000 / rate ms since the epoch. */
 interface SlotDoc {
@@ -93,7 +93,15 @@ export class SendPacer {
   /** After a throughput error: everyone uses every `factor`-th slot for `forMs`, after a pause. */
   async slowDown(forMs: number, factor: number, pauseMs: number): Promise<void> {
     const now = this.now();
-    await this.#slow.updateOne({ _id: this.id }, { $set: { until: now + forMs, factor, pauseUntil: now + pauseMs } }, { upsert: true });
+    const update = { $set: { until: now + forMs, factor, pauseUntil: now + pauseMs } };
+    try {
+      await this.#slow.updateOne({ _id: this.id }, update, { upsert: true });
+    } catch (err) {
+      // Two lanes upserting the first slowdown at once: one insert loses on the unique _id
+      // (FerretDB does not retry that upsert as MongoDB does); the document exists now.
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      await this.#slow.updateOne({ _id: this.id }, update);
+    }
     this.#slowCache = undefined;
   }
 
