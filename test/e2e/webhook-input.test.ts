@@ -129,7 +129,8 @@ describe('webhook: Meta-format input over HTTP into the real database', function
       expect(await db().collection(CONTACTS).countDocuments({ _id: { $gte: '+49160', $lt: '+49161' } as never, lastInboundAt: new Date(Number(ts) * 1000) })).to.equal(1000);
     });
 
-    it('stores a second batch of 1,000 from the same, now known, contacts (bulk updates of existing documents)', async () => {
+    it('stores a second batch of 1,000 from the same, now known, contacts (bulk updates of existing documents)', async function () {
+      this.timeout(300_000); // the wait for the first batch's 1,000 replies takes a minute or two on FerretDB
       // The first batch's consent questions are still being sent and recorded on these contacts.
       // FerretDB applies an update as read-modify-write of the whole document, so two updates of
       // one contact at the same moment can lose one of them (MongoDB cannot): let them finish.
