@@ -28,7 +28,7 @@ interface Setup {
 }
 
 describe('fan-out across processes: crashes and pacing', function () {
-  this.timeout(8 * 60_000);
+  this.timeout(12 * 60_000);
   let client: MongoClient;
   const workers: WorkerProcess[] = [];
   const sandboxes: SandboxProcess[] = [];
@@ -120,7 +120,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const sentBefore = (await s.sandbox.messages()).length;
     expect(sentBefore).to.be.below(2000);
     await start(s, 0).url();
-    await waitDone(s, id, 240_000);
+    await waitDone(s, id, 480_000);
     await expectOnceAtMost(s, id, 2000, 16);
   });
 
@@ -132,7 +132,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 600, 60_000, 100);
     b.child.kill('SIGKILL');
     await b.exited;
-    await waitDone(s, id, 240_000);
+    await waitDone(s, id, 480_000);
     await expectOnceAtMost(s, id, 2000, 16);
   });
 
@@ -141,7 +141,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const s = await setup('pace', 400, 2, ['--mps', '0'], { SEND_RATE_MPS: '50', FANOUT_BATCH_SIZE: '50' }, false);
     await Promise.all([start(s, 0).url(), start(s, 1).url()]);
     const id = await publish(s);
-    await waitDone(s, id, 120_000);
+    await waitDone(s, id, 240_000);
     const times = (await s.sandbox.messages()).filter((m) => m.callbackData?.startsWith(`dl:${id}:`)).map((m) => Date.parse(m.acceptedAt)).sort((x, y) => x - y);
     expect(times).to.have.length(400);
     let worst = 0;
@@ -160,7 +160,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const s = await setup('throttled', 300, 2, ['--mps', '30'], { SEND_RATE_MPS: '50', FANOUT_BATCH_SIZE: '50' });
     await Promise.all([start(s, 0).url(), start(s, 1).url()]);
     const id = await publish(s);
-    await waitDone(s, id, 120_000);
+    await waitDone(s, id, 240_000);
     await expectOnceAtMost(s, id, 300, 0);
   });
 });
