@@ -27,15 +27,16 @@ const SLOW_CACHE_MS = 500;
  * little late shifts its send towards the next slots, and without room the busiest second
  * would go over the provider's limit.
  */
-export const PACE_HEADROOM = 0.9;
+export const PACE_HEADROOM = 0.85;
 /**
- * How far behind its slot a send may still go out. With slots at PACE_HEADROOM of the rate,
- * sends up to 1000 / 0.9 - 1000 = 111 ms behind their slots still make at most `rate` in any
- * second; half of that is allowed here, the rest is for the claim and the request's way.
- * (One slot's length was far too strict: at 50 msg/s a slot is 22 ms, about one database
- * round trip on FerretDB, and lanes spent their time reserving new slots.)
+ * How far behind its slot a send may still start its claim. With slots at PACE_HEADROOM of the
+ * rate, sends up to 1000 / 0.85 - 1000 = 176 ms behind their slots still make at most `rate` in
+ * any second; this takes 40 ms of it and leaves the rest for the claim and the request's way
+ * (on a loaded FerretDB those took up to ~130 ms: at 90 % and 50 ms the busiest second reached
+ * 53 at a limit of 50). One slot's length was far too strict: at 50 msg/s a slot is 22 ms,
+ * about one database round trip on FerretDB, and lanes spent their time reserving new slots.
  */
-export const LATE_TOLERANCE_MS = 50;
+export const LATE_TOLERANCE_MS = 40;
 
 /**
  * The provider's messages-per-second limit, shared by every worker process. Time is cut into

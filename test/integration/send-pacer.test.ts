@@ -38,7 +38,7 @@ describe('SendPacer: one rate for all workers, through unique slot documents', f
       const all = results.flat();
       expect(worstSecond(all), 'sends in the busiest second').to.be.at.most(51);
       const span = (Math.max(...all) - Math.min(...all)) / 1000;
-      expect((all.length - 1) / span, 'sends per second over the run (90 % of the rate)').to.be.within(40, 46);
+      expect((all.length - 1) / span, 'sends per second over the run (85 % of the rate)').to.be.within(38, 44);
       expect(results.every((r) => r.length > 0), 'every worker got slots').to.equal(true);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
