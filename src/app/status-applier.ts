@@ -1,7 +1,8 @@
 import type { Clock } from '../domain/clock.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import { isDeliveryId, type DeliveryRepository } from '../store/delivery-repository.js';
-import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { StoredStatus, WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { StatusEvent } from '../whatsapp/webhook-parser.js';
 import type { BatchQueue } from './fan-out.js';
 import { BackgroundDrain } from './background-drain.js';
 import type { Logger } from './logger.js';
@@ -19,19 +20,34 @@ export interface StatusApplierDeps {
   logger: Logger;
 }
 
+/** How many just-stored statuses wait in memory at most; beyond, the periodic sweep finds them. */
+const QUEUE_LIMIT = 20_000;
+/** The sweep leaves statuses younger than this to the worker that stored them. */
+const SWEEP_AFTER_MS = 30_000;
+const APPLY_BATCH = 500;
+/** A status's forward rank, as the delivery record keeps it. */
+const STATUS_RANK: Record<StatusEvent['status'], number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
+
 /**
  * Moves deliveries forward with the status webhooks stored by the webhook route, records the
  * pricing Meta reports, and sends the template after a session message failed with 131047.
+ * The route hands over what it just stored (`accept`), so applying needs no query for it; a
+ * periodic sweep (`sweep`) applies what a stopped or killed worker left.
  */
 export class StatusApplier {
   readonly #background: BackgroundDrain;
+  #queue: StoredStatus[] = [];
+  #swept = false;
 
   constructor(private readonly deps: StatusApplierDeps) {
-    this.#background = new BackgroundDrain((signal) => this.drain(signal), deps.logger, 'applying statuses');
+    this.#background = new BackgroundDrain((signal) => this.#drainQueue(signal), deps.logger, 'applying statuses');
   }
 
-  /** Starts a drain in the background unless one is running (then it runs once more after). */
-  kick(): void {
+  /** Queues statuses the webhook route just stored and applies them in the background. */
+  accept(stored: readonly StoredStatus[]): void {
+    this.#queue.push(...stored);
+    // Far behind: forget the oldest here; they are stored unapplied, and the sweep has them.
+    if (this.#queue.length > QUEUE_LIMIT) this.#queue = this.#queue.slice(-QUEUE_LIMIT);
     this.#background.kick();
   }
 
@@ -45,32 +61,78 @@ export class StatusApplier {
     await this.#background.stop();
   }
 
-  /** Applies every waiting status, or until `signal` aborts; returns how many. */
-  async drain(signal?: AbortSignal): Promise<number> {
+  /**
+   * The periodic job: applies stored statuses older than SWEEP_AFTER_MS (younger ones are
+   * queued in the worker that stored them). The first sweep after a start takes all of them:
+   * what a stopped worker left.
+   */
+  async sweep(signal?: AbortSignal): Promise<number> {
+    const first = !this.#swept;
+    const applied = await this.#applyStored(signal, first ? undefined : SWEEP_AFTER_MS);
+    this.#swept = !signal?.aborted;
+    return applied;
+  }
+
+  async #drainQueue(signal: AbortSignal): Promise<number> {
+    let total = 0;
+    while (this.#queue.length > 0 && !signal.aborted) {
+      const batch = this.#queue.splice(0, APPLY_BATCH);
+      total += (await this.#applyBatch(batch, signal)).applied;
+    }
+    return total;
+  }
+
+  async #applyStored(signal?: AbortSignal, olderThanMs?: number): Promise<number> {
     let total = 0;
     for (;;) {
       if (signal?.aborted) return total;
-      const batch = await this.deps.events.unappliedStatuses(500);
+      const before = olderThanMs === undefined ? undefined : new Date(this.deps.clock.now().getTime() - olderThanMs);
+      const batch = await this.deps.events.unappliedStatuses(APPLY_BATCH, before);
       if (batch.length === 0) return total;
-      const done: string[] = [];
-      let waiting = false;
-      for (const item of batch) {
-        if (signal?.aborted) break;
-        if (await this.#apply(item.event, item.receivedAt)) done.push(item.key);
-        else waiting = true;
-      }
-      await this.deps.events.markStatusesApplied(done);
-      total += done.length;
+      const { applied, waiting } = await this.#applyBatch(batch, signal);
+      total += applied;
       if (waiting) return total; // the rest waits for its delivery record
     }
   }
 
-  /** Returns true when the status is handled (applied, or not about a delivery). */
-  async #apply(event: Parameters<WebhookEventRepository['addStatuses']>[0][number], receivedAt: Date): Promise<boolean> {
+  /**
+   * Applies a batch and marks it applied. The statuses of one delivery are applied as one: its
+   * most advanced status, with the pricing any of them reported (a backlog often holds `sent`,
+   * `delivered` and `read` of one message, and the rank only moves forward anyway).
+   */
+  async #applyBatch(batch: readonly StoredStatus[], signal?: AbortSignal): Promise<{ applied: number; waiting: boolean }> {
+    const groups = new Map<string, StoredStatus[]>();
+    const done: string[] = [];
+    for (const item of batch) {
+      const callback = item.event.callbackData;
+      if (callback && !isDeliveryId(callback)) {
+        done.push(item.key); // a conversation reply, not a broadcast delivery
+        continue;
+      }
+      const target = callback ?? `wamid:${item.event.id}`;
+      groups.set(target, [...(groups.get(target) ?? []), item]);
+    }
+    let waiting = false;
+    for (const items of groups.values()) {
+      if (signal?.aborted) break;
+      const lead = items.reduce((a, b) => (STATUS_RANK[b.event.status] > STATUS_RANK[a.event.status] ? b : a));
+      const pricing = lead.event.pricing ?? items.findLast((i) => i.event.pricing)?.event.pricing;
+      const found = await this.#apply({ ...lead.event, ...(pricing ? { pricing } : {}) });
+      const now = this.deps.clock.now().getTime();
+      for (const item of items) {
+        if (found || now - item.receivedAt.getTime() > ORPHAN_GRACE_MS) done.push(item.key);
+        else waiting = true;
+      }
+    }
+    await this.deps.events.markStatusesApplied(done);
+    return { applied: done.length, waiting };
+  }
+
+  /** Applies one status to its delivery; returns false when no delivery record has it (yet). */
+  async #apply(event: StatusEvent): Promise<boolean> {
     const { deliveries, broadcasts, queue, clock } = this.deps;
     const now = clock.now();
     const byId = isDeliveryId(event.callbackData) ? event.callbackData : undefined;
-    if (!byId && event.callbackData) return true; // a conversation reply, not a broadcast delivery
     const error = event.errors?.[0];
     const result = await deliveries.applyStatus(
       { ...(byId ? { id: byId } : {}), wamid: event.id },
@@ -81,7 +143,7 @@ export class StatusApplier {
       },
       now,
     );
-    if (!result.found) return now.getTime() - receivedAt.getTime() > ORPHAN_GRACE_MS;
+    if (!result.found) return false;
     if (event.status === 'failed' && error?.code === OUTSIDE_WINDOW && result.delivery?.kind === 'session' && byId) {
       if (await deliveries.requeueForTemplate(byId, now)) {
         const delivery = await deliveries.get(byId);

@@ -1,6 +1,6 @@
 import { opensWindow } from '../domain/conversation.js';
 import { ContactRepository, contactKey, type InboundSender } from '../store/contact-repository.js';
-import { preferenceEventId, type WebhookEventRepository } from '../store/webhook-event-repository.js';
+import { preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { InboundMessageEvent, ParsedWebhook } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
 
@@ -23,6 +23,8 @@ export class WebhookIngest {
     private readonly contacts: ContactRepository,
     private readonly events: WebhookEventRepository,
     private readonly clock: Clock,
+    /** Told of the status events just stored, to apply them without looking them up again. */
+    private readonly onStatuses: (stored: StoredStatus[]) => void = () => {},
   ) {}
 
   async ingest(parsed: ParsedWebhook): Promise<IngestSummary> {
@@ -49,7 +51,9 @@ export class WebhookIngest {
       }));
     await this.contacts.recordInbound(senders, now);
 
-    const statuses = await this.events.addStatuses(parsed.statuses, now);
+    const storedStatuses = await this.events.addStatuses(parsed.statuses, now);
+    const statuses = storedStatuses.length;
+    if (statuses > 0) this.onStatuses(storedStatuses);
 
     const preferenceItems = parsed.preferences.map((event) => {
       const key = keys(event.phone, event.userId);

@@ -117,7 +117,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       await statuses.stop();
     });
 
-    const ingest = new WebhookIngest(services.contacts, services.events, clock);
+    const ingest = new WebhookIngest(services.contacts, services.events, clock, (stored) => statuses.accept(stored));
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
     registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs });
     registerMetricsRoutes(http, metrics);
@@ -130,7 +130,6 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       ingest: (parsed) => ingest.ingest(parsed),
       afterIngest: (summary) => {
         if (summary.messages > 0) inbound.kick();
-        if (summary.statuses > 0) statuses.kick();
       },
     });
     await http.listen({ host: config.http.host, port: config.http.port });

@@ -29,6 +29,13 @@ interface InboundDoc {
   replyError?: string;
 }
 
+/** A stored status webhook: `key` is its `_id` (wamid:status). */
+export interface StoredStatus {
+  key: string;
+  event: StatusEvent;
+  receivedAt: Date;
+}
+
 /** A status webhook as stored, waiting to be applied to its delivery record. */
 interface StatusDoc {
   /** wamid + status: the same status twice is one event. */
@@ -111,11 +118,11 @@ export class WebhookEventRepository {
     })));
   }
 
-  /** Stores status events (deduplicated by wamid and status); returns how many were new. */
-  async addStatuses(events: readonly StatusEvent[], now: Date): Promise<number> {
+  /** Stores status events (deduplicated by wamid and status); returns the ones not seen before. */
+  async addStatuses(events: readonly StatusEvent[], now: Date): Promise<StoredStatus[]> {
     const unique = new Map(events.map((e) => [`${e.id}:${e.status}`, e]));
     const fresh = await insertNew(this.#statuses, [...unique].map(([id, event]) => ({ _id: id, event, receivedAt: now, applied: false })));
-    return fresh.size;
+    return [...unique].filter(([key]) => fresh.has(key)).map(([key, event]) => ({ key, event, receivedAt: now }));
   }
 
   /** Stores marketing preference events; returns the ones not seen before. */
@@ -177,9 +184,9 @@ export class WebhookEventRepository {
     return this.#inbound.countDocuments(filter);
   }
 
-  /** Status events not yet applied to their delivery records, oldest first. */
-  async unappliedStatuses(limit: number): Promise<{ key: string; event: StatusEvent; receivedAt: Date }[]> {
-    const docs = await this.#statuses.find({ applied: false }).sort({ receivedAt: 1 }).limit(limit).toArray();
+  /** Status events not yet applied to their delivery records (received before `before`), oldest first. */
+  async unappliedStatuses(limit: number, before?: Date): Promise<StoredStatus[]> {
+    const docs = await this.#statuses.find({ applied: false, ...(before ? { receivedAt: { $lt: before } } : {}) }).sort({ receivedAt: 1 }).limit(limit).toArray();
     return docs.map((d) => ({ key: d._id, event: d.event, receivedAt: d.receivedAt }));
   }
 
