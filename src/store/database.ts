@@ -57,9 +57,10 @@ export async function bulkWriteInChunks<T extends Document>(collection: Collecti
 
 /**
  * The documents with these `_id`s, one `findOne({ _id })` each, in parallel. FerretDB 1.24
- * (SQLite) uses its primary key only for a filter that is exactly `{ _id: value }`: anything
- * else, `$in` included, reads the whole collection, which makes per-chunk lookups in a large
- * broadcast grow with the list. On MongoDB these are cheap point reads as well.
+ * (SQLite) uses no index at all (see the README), but it filters an exact `{ _id: value }`
+ * inside SQLite, about 0.3 µs per stored document, while `$in` decodes every document (about
+ * 15 µs each): for the few ids of a chunk, point reads are the cheaper pass. Reads do not take
+ * SQLite's write lock. On MongoDB these are cheap point reads as well.
  */
 export async function findByIds<T extends Document & { _id: string }>(collection: Collection<T>, ids: readonly string[], projection?: Document): Promise<WithId<T>[]> {
   const docs: (WithId<T> | null)[] = await Promise.all([...new Set(ids)].map((_id) => collection.findOne({ _id } as Filter<T>, projection ? { projection } : {})));
