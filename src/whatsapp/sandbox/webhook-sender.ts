@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
@@ -30,6 +31,9 @@ export class WebhookSender {
   constructor(options: WebhookSenderOptions) {
     this.#options = options;
     this.url = options.url;
+    // Every POST in flight listens on this one signal (stop aborts them all); a busy sandbox
+    // has more than Node's default of 10 in flight, which is not a leak.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   /** Posts once; on failure retries in the background. Resolves with whether the first attempt got a 2xx. */
