@@ -11,14 +11,9 @@ import { spawnSandbox, type SandboxProcess } from '../support/sandbox-process.js
 import { seedSubscribers } from '../support/seed.js';
 import { testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
+import { EXTERNAL_API_CREDENTIALS } from '../support/test-config.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
-const CREDENTIALS = {
-  WHATSAPP_TOKEN: 'e2e-token-1234',
-  WHATSAPP_APP_SECRET: 'e2e-app-secret-1234',
-  WHATSAPP_VERIFY_TOKEN: 'e2e-verify-1234',
-  SUPPRESSION_KEY: 'e2e-suppression-key-1234',
-};
 
 interface Setup {
   db: Db;
@@ -60,7 +55,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const db = client.db(dbName);
     await seedSubscribers(db, { count: subscribers, from: 60000000 });
     const workerPorts = await Promise.all(Array.from({ length: workerCount }, () => freePort()));
-    const base = { ...CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName, JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '3000', DELIVERY_UNKNOWN_AFTER_MS: '8000', ...extraEnv };
+    const base = { ...EXTERNAL_API_CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName, JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '3000', DELIVERY_UNKNOWN_AFTER_MS: '8000', ...extraEnv };
     const webhook = webhooks ? ['--webhook', `http://127.0.0.1:${workerPorts[0]}/webhooks/whatsapp`] : [];
     const sandbox = await spawnSandbox(base, [...webhook, '--pair-rate', 'off', ...sandboxArgs]);
     sandboxes.push(sandbox);

@@ -3,18 +3,11 @@ import { systemClock } from '../../src/app/system-clock.js';
 import { startWorker, type Worker } from '../../src/app/worker.js';
 import { INBOUND } from '../../src/store/webhook-event-repository.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
-import { captureLogger, testConfig } from '../support/test-config.js';
+import { captureLogger, EXTERNAL_API_CREDENTIALS, testConfig } from '../support/test-config.js';
 import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 const MESSAGES = 120;
-/** Credentials of our own: the worker refuses the built-in sandbox values for an external API. */
-const CREDENTIALS = {
-  WHATSAPP_TOKEN: 'shutdown-token-1234',
-  WHATSAPP_APP_SECRET: 'shutdown-app-secret-1234',
-  WHATSAPP_VERIFY_TOKEN: 'shutdown-verify-1234',
-  SUPPRESSION_KEY: 'shutdown-suppression-key-1234',
-};
 const waIdFor = (i: number): string => `4915113${String(i).padStart(6, '0')}`;
 
 describe('shutdown with a backlog of inbound messages', function () {
@@ -30,14 +23,14 @@ describe('shutdown with a backlog of inbound messages', function () {
   });
 
   it('stops without working off the backlog, and the next worker answers each of the rest exactly once', async () => {
-    const base = testConfig({ ...CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName });
+    const base = testConfig({ ...EXTERNAL_API_CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName });
     // Every answer takes 100 ms, so the backlog takes the first worker far longer than a shutdown may.
     const api = await startSandbox({
       clock: systemClock, token: base.whatsapp.token, phoneNumberId: base.whatsapp.phoneNumberId, appSecret: base.whatsapp.appSecret,
       mps: 0, pairRate: false, latencyMs: 100,
     });
     sandbox = api;
-    const config = testConfig({ ...CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName, WHATSAPP_API_BASE: api.url });
+    const config = testConfig({ ...EXTERNAL_API_CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName, WHATSAPP_API_BASE: api.url });
     const { logger } = captureLogger('warn');
     const first = await startWorker(config, logger, systemClock);
     started.push(first);
