@@ -23,7 +23,7 @@ interface Setup {
 }
 
 describe('fan-out across processes: crashes and pacing', function () {
-  this.timeout(12 * 60_000);
+  this.timeout(16 * 60_000);
   let client: MongoClient;
   const workers: WorkerProcess[] = [];
   const sandboxes: SandboxProcess[] = [];
@@ -115,7 +115,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     const sentBefore = (await s.sandbox.messages()).length;
     expect(sentBefore).to.be.below(2000);
     await start(s, 0).url();
-    await waitDone(s, id, 480_000);
+    await waitDone(s, id, 720_000);
     await expectOnceAtMost(s, id, 2000, 16);
   });
 
@@ -127,7 +127,7 @@ describe('fan-out across processes: crashes and pacing', function () {
     await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 600, 60_000, 100);
     b.child.kill('SIGKILL');
     await b.exited;
-    await waitDone(s, id, 480_000);
+    await waitDone(s, id, 720_000);
     await expectOnceAtMost(s, id, 2000, 16);
   });
 
