@@ -54,8 +54,6 @@ export class SendPacer {
   #cursor = 0;
   #slowCache: { at: number; doc: SlowDoc | null } | undefined;
   #lastCleanup = 0;
-  /** How long a slot insert takes lately (ms, moving average): new slots start after it. */
-  #insertMs = 0;
 
   constructor(db: Db, rate: number, private readonly now: Now = Date.now, private readonly id = 'whatsapp') {
     this.#slots = db.collection<SlotDoc>(SEND_SLOTS);
@@ -68,9 +66,7 @@ export class SendPacer {
     const now = this.now();
     const slow = await this.#slowdown(now);
     const stride = slow && slow.until > now ? Math.max(1, Math.round(slow.factor)) : 1;
-    // A slot laid out at `now` would be late by the time its insert returns: on a loaded
-    // database (~100 ms) every send then took a second slot, and often a third.
-    const earliest = Math.max(now + this.#insertMs, slow?.pauseUntil ?? 0);
+    const earliest = Math.max(now, slow?.pauseUntil ?? 0);
     let k = Math.max(Math.ceil(earliest / this.#interval), this.#cursor);
     const owned: number[] = [];
     while (owned.length < count) {
@@ -112,7 +108,6 @@ export class SendPacer {
 
   /** Inserts the candidate slots; returns those this worker now owns. */
   async #insert(candidates: number[]): Promise<number[]> {
-    const started = this.now();
     try {
       await this.#slots.insertMany(candidates.map((_id) => ({ _id })), { ordered: false });
       return candidates;
@@ -122,8 +117,6 @@ export class SendPacer {
       if (errors.some((e) => e.code !== 11000)) throw err;
       const taken = new Set(errors.map((e) => e.index));
       return candidates.filter((_, i) => !taken.has(i));
-    } finally {
-      this.#insertMs = 0.8 * this.#insertMs + 0.2 * Math.max(0, this.now() - started);
     }
   }
 
