@@ -180,9 +180,8 @@ export class ContactRepository {
   /** After broadcast messages went out: one more message since each contact's last reply. */
   async countSent(keys: readonly string[], template: boolean, now: Date): Promise<void> {
     if (keys.length === 0) return;
-    // One statement for the chunk: on FerretDB 1.24 every statement reads the whole collection,
-    // so one `$in` is one pass instead of one per contact; MongoDB uses the `_id` index.
-    await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
+    // One statement per contact, by bare `_id` (see findByIds: a `$in` filter scans on FerretDB).
+    await bulkWriteInChunks(this.#contacts, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } } } })));
   }
 
   /** The conversation's view of a contact's topics. */

@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
-import type { IndexDeclaration } from './database.js';
+import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -191,10 +191,7 @@ export class WebhookEventRepository {
   }
 
   async markStatusesApplied(keys: readonly string[]): Promise<void> {
-    // One statement for all: on FerretDB 1.24 each statement reads the whole collection (no
-    // index is used, see the README), so one `$in` costs one pass instead of one per key.
-    // MongoDB serves either from the `_id` index.
-    if (keys.length > 0) await this.#statuses.updateMany({ _id: { $in: [...keys] } }, { $set: { applied: true } });
+    await bulkWriteInChunks(this.#statuses, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { applied: true } } } })));
   }
 
   /** Deletes handled events older than `before` (no TTL indexes on FerretDB: a job does it). */
