@@ -8,7 +8,7 @@ export { VARIABLES, SANDBOX_CREDENTIALS } from './variables.js';
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
   readonly log: { readonly level: string; readonly pii: boolean };
-  readonly database: { readonly uri: string | undefined; readonly name: string; readonly localDir: string };
+  readonly database: { readonly uri: string | undefined; readonly name: string; readonly localDir: string; readonly localMaxHeap: string };
   readonly http: { readonly host: string; readonly port: number };
   readonly whatsapp: {
     /** Undefined: run against the built-in sandbox. */
@@ -86,7 +86,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
 
   const v = values as {
     NODE_ENV: Config['env']; LOG_LEVEL: string; LOG_PII: boolean; MONGODB_URI?: string; MONGODB_DB: string;
-    LOCAL_DB_DIR: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
+    LOCAL_DB_DIR: string; LOCAL_DB_MAX_HEAP: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
@@ -111,7 +111,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
   return deepFreeze({
     env: v.NODE_ENV,
     log: { level: v.LOG_LEVEL, pii: v.LOG_PII },
-    database: { uri: v.MONGODB_URI, name: v.MONGODB_DB, localDir: v.LOCAL_DB_DIR },
+    database: { uri: v.MONGODB_URI, name: v.MONGODB_DB, localDir: v.LOCAL_DB_DIR, localMaxHeap: v.LOCAL_DB_MAX_HEAP },
     http: { host: v.HOST, port: v.PORT },
     whatsapp: {
       apiBase: v.WHATSAPP_API_BASE?.replace(/\/+$/, ''),

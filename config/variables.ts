@@ -79,6 +79,12 @@ export const VARIABLES = {
     expected: 'a folder path',
     description: 'where the local database server keeps its data (only without MONGODB_URI)',
   },
+  LOCAL_DB_MAX_HEAP: {
+    schema: z.string().regex(/^[1-9][0-9]*[mMgG]$/),
+    default: '512m',
+    expected: 'a Java heap size such as 512m or 2g',
+    description: 'heap cap of the local mongo-java-server, when that is the server started for you',
+  },
   HOST: {
     schema: z.string().min(1),
     default: '0.0.0.0',

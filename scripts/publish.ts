@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   const prepared = request ? prepareBroadcast({ contents: content.contents, config }, request) : undefined; // validated before anything is stored
   const out = (text: string, json: unknown) => console.log(args.json ? JSON.stringify(json) : text);
 
-  const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, report: (line) => logger.info(line) });
+  const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
   const database = await connectDatabase(server.uri, config.database.name);
   try {
     await ensureIndexes(database.db, INDEX_DECLARATIONS);

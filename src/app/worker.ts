@@ -57,7 +57,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
     if (config.whatsapp.apiBase === undefined) logger.info('WHATSAPP_API_BASE is not set: using the built-in WhatsApp sandbox');
     const content = loadContentConfig(config);
 
-    const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, report: (line) => logger.info(line) });
+    const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
     releasers.add('database server', () => server.stop());
     const database = await connectDatabase(server.uri, config.database.name);
     releasers.add('database connection', () => database.close());

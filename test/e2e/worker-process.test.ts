@@ -82,7 +82,7 @@ describe('npm start without MONGODB_URI: the local database server', function ()
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       await worker.exited;
     }
-    for (const kind of ['ferretdb', 'mongod', 'memory-server']) {
+    for (const kind of ['mongo-java-server', 'mongod', 'memory-server']) {
       const stateFile = join(dataDir, kind, 'server.json');
       if (existsSync(stateFile)) {
         const { pid } = JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number };
@@ -101,7 +101,7 @@ describe('npm start without MONGODB_URI: the local database server', function ()
     expect(await healthStatus(urlA)).to.equal(200);
     expect(await healthStatus(urlB)).to.equal(200);
 
-    const kind = ['ferretdb', 'mongod', 'memory-server'].find((k) => existsSync(join(dataDir, k, 'server.json')));
+    const kind = ['mongo-java-server', 'mongod', 'memory-server'].find((k) => existsSync(join(dataDir, k, 'server.json')));
     expect(kind, 'a server.json in the data folder').to.be.a('string');
     const stateFile = join(dataDir, kind!, 'server.json');
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { pid: number; users: number[] };

@@ -80,7 +80,7 @@ describe('worker: health while the database is gone', function () {
       startDatabase = async () => proxy?.restore();
     } else {
       // A server of our own, really stopped and started again on the same port and data.
-      server = await startDatabaseServer({ mode: 'throwaway', report: () => undefined });
+      server = await startDatabaseServer({ mode: 'throwaway', persistent: true, report: () => undefined });
       uri = server.uri;
       stopDatabase = async () => server?.pause?.();
       startDatabase = async () => server?.restart?.();

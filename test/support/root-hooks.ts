@@ -14,10 +14,11 @@ const EXIT_GRACE_MS = 5000;
  */
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
-    this.timeout(15 * 60_000); // the first run on a machine may build FerretDB
+    this.timeout(10 * 60_000); // the first run on a machine fetches mongo-java-server with Maven
     server = await startDatabaseServer({
       uri: process.env.MONGODB_URI,
       mode: 'throwaway',
+      javaMaxHeap: process.env.LOCAL_DB_MAX_HEAP,
       report: (line) => console.log(`  ${line}`),
     });
     setTestServer(server);

@@ -28,10 +28,19 @@ export interface ServerOptions {
    */
   mode: 'local' | 'throwaway';
   dataDir?: string;
-  /** Where the FerretDB build is cached; default `.cache` in the working folder. */
+  /**
+   * With `throwaway`: keep the data on disk, so that `pause` and `restart` bring the same data
+   * back (a memory-only server would come back empty). Local servers always keep their data.
+   */
+  persistent?: boolean;
+  /** Where the mongo-java-server jars are cached; default `.cache` in the working folder. */
   cacheDir?: string;
+  /** The heap cap of mongo-java-server (`-Xmx`); default `512m`. */
+  javaMaxHeap?: string;
   report: (line: string) => void;
 }
+
+export const DEFAULT_JAVA_MAX_HEAP = '512m';
 
 function maskCredentials(uri: string): string {
   return uri.replace(/\/\/[^@/]+@/, '//***@');
@@ -45,15 +54,24 @@ export async function startDatabaseServer(options: ServerOptions): Promise<Datab
     options.report(`database: ${description}`);
     return { source: 'MONGODB_URI', uri: options.uri, description, stop: async () => undefined };
   }
-  const recipe = await chooseRecipe(resolve(options.cacheDir ?? '.cache'), options.report);
+  const recipe = await chooseRecipe({
+    cacheDir: resolve(options.cacheDir ?? '.cache'),
+    javaMaxHeap: options.javaMaxHeap ?? DEFAULT_JAVA_MAX_HEAP,
+    report: options.report,
+  });
   const server = options.mode === 'local'
     ? await joinSharedServer(recipe, resolve(options.dataDir ?? '.data', recipe.kind))
-    : await startThrowawayServer(recipe, options.report);
+    : await startThrowawayServer(recipe, options.persistent ?? false, options.report);
   options.report(`database: ${server.description}`);
   return server;
 }
 
-async function startThrowawayServer(recipe: ServerRecipe, report: (line: string) => void): Promise<DatabaseServer> {
+/** What the server says it is, or the recipe's own name where buildInfo would mislead. */
+async function describe(recipe: ServerRecipe, uri: string, persistent: boolean): Promise<string> {
+  return recipe.label ? recipe.label(persistent) : describeServer(uri);
+}
+
+async function startThrowawayServer(recipe: ServerRecipe, persistent: boolean, report: (line: string) => void): Promise<DatabaseServer> {
   const dir = mkdtempSync(join(tmpdir(), `optin-${recipe.kind}-`));
   const port = await freePort();
   const uri = `mongodb://127.0.0.1:${port}/`;
@@ -66,7 +84,7 @@ async function startThrowawayServer(recipe: ServerRecipe, report: (line: string)
   const launch = async (): Promise<void> => {
     if (pid && isProcessAlive(pid)) return;
     stopping = false;
-    const spawned = spawnServer(recipe.binary, recipe.args(port, dir), logFile, false);
+    const spawned = spawnServer(recipe.binary, recipe.args(port, dir, persistent), logFile, false);
     pid = spawned.pid;
     // A server that dies under the tests would otherwise only show as refused connections.
     spawned.child.once('exit', (code, signal) => {
@@ -80,7 +98,7 @@ async function startThrowawayServer(recipe: ServerRecipe, report: (line: string)
   };
   process.on('exit', killOnExit);
   await launch();
-  const description = `${await describeServer(uri)} at ${uri} (throwaway, data in ${dir})`;
+  const description = `${await describe(recipe, uri, persistent)} at ${uri} (throwaway${persistent ? `, data in ${dir}` : ''})`;
   return {
     source: recipe.kind,
     uri,
@@ -140,7 +158,7 @@ async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<
     }
     if (current && isProcessAlive(current.pid)) await stopProcess(current.pid);
     const port = await freePort();
-    const { pid } = spawnServer(recipe.binary, recipe.args(port, dataDir), logFile, true);
+    const { pid } = spawnServer(recipe.binary, recipe.args(port, dataDir, true), logFile, true);
     await waitUntilReachable(`mongodb://127.0.0.1:${port}/`, pid, logFile);
     const next = { pid, port, users: [process.pid] };
     writeFileSync(stateFile, JSON.stringify(next));
@@ -152,7 +170,7 @@ async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<
   return {
     source: recipe.kind,
     uri,
-    description: `${await describeServer(uri)} at ${uri} (data in ${dataDir}${shared})`,
+    description: `${await describe(recipe, uri, true)} at ${uri} (data in ${dataDir}${shared})`,
     stop: () =>
       withLock(async () => {
         const current = readState();

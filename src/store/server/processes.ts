@@ -54,7 +54,7 @@ export interface SpawnedServer {
 export function spawnServer(command: string, args: string[], logFile: string, detached: boolean): SpawnedServer {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { detached, stdio: ['ignore', fd, fd], env: { ...process.env, GOMAXPROCS: '2' } });
+    const child = spawn(command, args, { detached, stdio: ['ignore', fd, fd], env: process.env });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     if (detached) child.unref();
     return { child, pid: child.pid };
@@ -72,13 +72,14 @@ function tail(file: string, lines = 15): string {
 }
 
 /**
- * What a crashed server's log says: a Go crash dump ends in thousands of goroutine lines, so
- * this starts at the panic or fatal error line when there is one, else takes the last lines.
+ * What a crashed server's log says: a crash dump can run to thousands of lines (a Go panic's
+ * goroutines, a JVM's threads), so this starts at the first line of the crash when there is
+ * one, else takes the last lines.
  */
 export function crashExcerpt(file: string, lines = 30): string {
   try {
     const all = readFileSync(file, 'utf8').trimEnd().split('\n');
-    const start = all.findIndex((line) => /^(panic:|fatal error:|unexpected fault|SIG[A-Z]+:)/.test(line));
+    const start = all.findIndex((line) => /^(panic:|fatal error:|Exception in thread|Terminating due to java\.lang\.|# A fatal error has been detected)/.test(line));
     return start === -1 ? all.slice(-lines).join('\n') : all.slice(start, start + lines).join('\n');
   } catch {
     return '(no log)';
@@ -129,16 +130,12 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> 
   }
 }
 
-/** Reads the server's own description: `{ version, ferretdbVersion? }` from buildInfo. */
+/** Reads the server's own description from buildInfo: `MongoDB 8.0.4`. */
 export async function describeServer(uri: string): Promise<string> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
   try {
     const info = await client.db('admin').command({ buildInfo: 1 });
-    const version = String(info.version);
-    if (typeof info.ferretdbVersion === 'string') {
-      return `FerretDB ${info.ferretdbVersion} (MongoDB ${version} compatible)`;
-    }
-    return `MongoDB ${version}`;
+    return `MongoDB ${String(info.version)}`;
   } finally {
     await client.close();
   }
