@@ -1,21 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig, readEnvFile } from '../config/index.js';
+import { Releasers } from '../src/app/lifecycle.js';
 import { createLogger } from '../src/app/logger.js';
 import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
 import { formatPlan, formatReport } from '../src/app/publish-format.js';
-import { createScheduler } from '../src/app/scheduler.js';
+import { createScheduler, type Scheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
-import { ConfigError, PermanentError } from '../src/domain/errors.js';
 import { connectDatabase, ensureIndexes } from '../src/store/database.js';
 import { INDEX_DECLARATIONS } from '../src/store/index-declarations.js';
 import { startDatabaseServer } from '../src/store/server/local-server.js';
+import { RefusedError, runCommand, UsageError } from './cli/run-command.js';
 
 const HELP = `Usage: npm run publish -- --topic T (--text "..." | --data FILE.json) [--template NAME] [--key K] [--dry-run] [--json] [--yes]
        npm run publish -- --status BROADCAST_ID [--json]
-       npm run publish -- --resume BROADCAST_ID
+       npm run publish -- --resume BROADCAST_ID [--json]
 
 Publishes new content to every subscriber of topic T: a free session message inside the
 customer service window, the approved template outside it. The worker sends it.
@@ -24,31 +24,16 @@ customer service window, the approved template outside it. The worker sends it.
   --template   one of the topic's templates by name (default: its first)
   --key        idempotency key (default: topic + content hash); the same key never sends twice
   --dry-run    send nothing; print who gets a session message, a template, who is skipped and why, and the cost
-  --json       print one JSON object instead of text
+  --json       print one JSON object instead of text, errors included
   --yes        do not ask when the estimated cost is above PUBLISH_BUDGET
   --status     progress and totals of a broadcast
   --resume     continue a paused broadcast (after a template was approved again, say)
-Exit codes: 0 done, 2 bad input, 3 not confirmed, 78 bad configuration.`;
+Exit code 3: the estimated cost is above PUBLISH_BUDGET and nobody confirmed it.`;
 
-class UsageError extends Error {}
-
-function parse(argv: string[]) {
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        topic: { type: 'string' }, text: { type: 'string' }, data: { type: 'string' }, template: { type: 'string' }, key: { type: 'string' },
-        'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, yes: { type: 'boolean' }, status: { type: 'string' }, resume: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    return values;
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
-  }
-}
+const FLAGS = {
+  topic: { type: 'string' }, text: { type: 'string' }, data: { type: 'string' }, template: { type: 'string' }, key: { type: 'string' },
+  'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, status: { type: 'string' }, resume: { type: 'string' },
+} as const;
 
 function readData(path: string): Record<string, unknown> {
   let json: unknown;
@@ -70,12 +55,7 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-async function main(): Promise<number> {
-  const args = parse(process.argv.slice(2));
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
+runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, async ({ values: args, print }) => {
   const modes = [args.status, args.resume, args.topic].filter((v) => v !== undefined).length;
   if (modes !== 1) throw new UsageError('give exactly one of --topic, --status or --resume');
   let request: PublishRequest | undefined;
@@ -94,70 +74,59 @@ async function main(): Promise<number> {
   const logger = createLogger({ level: 'warn', json: config.env === 'production', pii: false, stream: process.stderr });
   const content = loadContentConfig(config);
   const prepared = request ? prepareBroadcast({ contents: content.contents, config }, request) : undefined; // validated before anything is stored
-  const out = (text: string, json: unknown) => console.log(args.json ? JSON.stringify(json) : text);
 
-  const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
-  const database = await connectDatabase(server.uri, config.database.name);
+  // Stopped in reverse order once the last operation is done, whatever happened.
+  const releasers = new Releasers(logger);
   try {
+    const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
+    releasers.add('database server', () => server.stop());
+    const database = await connectDatabase(server.uri, config.database.name);
+    releasers.add('database connection', () => database.close());
     await ensureIndexes(database.db, INDEX_DECLARATIONS);
     const services = buildServices(config, logger, systemClock, database.db, content);
+    // Only the commands that schedule jobs create the scheduler; it is never started here.
+    let scheduler: Scheduler | undefined;
+    const jobs = (): Scheduler => {
+      if (scheduler) return scheduler;
+      const created = createScheduler({ db: database.db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
+      releasers.add('scheduler', () => created.stop(0));
+      scheduler = created;
+      return created;
+    };
+
     if (args.status !== undefined) {
       const report = await broadcastReport(services, args.status);
-      out(formatReport(report), report);
+      print(formatReport(report), report);
       return 0;
     }
-    const scheduler = createScheduler({ db: database.db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
     if (args.resume !== undefined) {
-      const batches = await resumeBroadcast(services, { scheduleBatch: (batchId, at) => scheduler.scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, args.resume, systemClock.now());
-      out(`broadcast ${args.resume} resumed (${batches} batches to go)`, { id: args.resume, status: 'running', batches });
+      const batches = await resumeBroadcast(services, { scheduleBatch: (batchId, at) => jobs().scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, args.resume, systemClock.now());
+      print(`broadcast ${args.resume} resumed (${batches} batches to go)`, { id: args.resume, status: 'running', batches });
       return 0;
     }
     if (!prepared) throw new UsageError('nothing to publish');
     const now = systemClock.now();
     const plan = await planBroadcast(services, prepared, now);
     if (args['dry-run']) {
-      out(formatPlan(prepared, plan, `dry run for topic ${prepared.topic}: nothing sent`), { dryRun: true, topic: prepared.topic, key: prepared.key, ...plan });
+      print(formatPlan(prepared, plan, `dry run for topic ${prepared.topic}: nothing sent`), { dryRun: true, topic: prepared.topic, key: prepared.key, ...plan });
       return 0;
     }
     if (plan.estimatedCost > config.fanOut.budget && !args.yes) {
       const ask = `estimated cost ${plan.estimatedCost.toFixed(2)} ${plan.currency} is above PUBLISH_BUDGET ${config.fanOut.budget.toFixed(2)}`;
-      if (!process.stdin.isTTY) {
-        console.error(`error: ${ask}: run again with --yes to send`);
-        return 3;
-      }
+      if (!process.stdin.isTTY) throw new RefusedError(`${ask}: run again with --yes to send`);
       console.error(formatPlan(prepared, plan, `plan for topic ${prepared.topic}`));
-      if (!(await confirm(`${ask}. Send? [y/N] `))) {
-        console.error('not sent');
-        return 3;
-      }
+      if (!(await confirm(`${ask}. Send? [y/N] `))) throw new RefusedError(`${ask}: not sent`);
     }
     const { broadcast, created } = await createBroadcast(services, prepared, plan, now);
-    if (broadcast.status === 'planning') await scheduler.scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', now);
+    if (broadcast.status === 'planning') await jobs().scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', now);
     if (!created) {
       const report = await broadcastReport(services, broadcast.id);
-      out(`already published as ${broadcast.id} (same key ${broadcast.key}): nothing new sent\n${formatReport(report)}`, { created: false, ...report });
+      print(`already published as ${broadcast.id} (same key ${broadcast.key}): nothing new sent\n${formatReport(report)}`, { created: false, ...report });
       return 0;
     }
-    out(`${formatPlan(prepared, plan, `published broadcast ${broadcast.id} for topic ${prepared.topic}`)}\nThe worker sends it; follow it with: npm run publish -- --status ${broadcast.id}`, { created: true, id: broadcast.id, topic: prepared.topic, key: prepared.key, ...plan });
+    print(`${formatPlan(prepared, plan, `published broadcast ${broadcast.id} for topic ${prepared.topic}`)}\nThe worker sends it; follow it with: npm run publish -- --status ${broadcast.id}`, { created: true, id: broadcast.id, topic: prepared.topic, key: prepared.key, ...plan });
     return 0;
   } finally {
-    await database.close();
-    await server.stop();
+    await releasers.releaseAll();
   }
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof PermanentError) {
-      console.error(`error: ${err.message}`);
-      process.exit(2);
-    }
-    if (err instanceof ConfigError) {
-      console.error(`error: ${err.message}`);
-      process.exit(78);
-    }
-    console.error(`error: ${(err as Error).message}`);
-    process.exit(1);
-  },
-);
+});

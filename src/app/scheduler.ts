@@ -18,7 +18,11 @@ export interface Scheduler<Deps = unknown> {
   /** Like scheduleUnique, but leaves a job alone that is already due later or running. */
   ensureScheduled(name: string, data: Record<string, string>, uniqueKey: string, at: Date): Promise<void>;
   start(): Promise<void>;
-  /** Lets running jobs finish for up to `timeoutMs`, then unlocks what is left for other workers. */
+  /**
+   * Lets running jobs finish for up to `timeoutMs`, then unlocks what is left for other workers.
+   * Call it before closing the database, also for a scheduler that was never started: Agenda
+   * starts connecting its backend when it is created, and that must end before the connection.
+   */
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -111,6 +115,9 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
       state = 'running';
     },
     async stop(timeoutMs) {
+      // Agenda's constructor starts the backend's connect (index creation) without handling its
+      // failure: a connection closed under it crashes the process with an unhandled rejection.
+      await agenda.ready;
       if (state === 'stopped') return;
       state = 'draining';
       shutdown.abort();

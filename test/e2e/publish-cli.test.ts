@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
+import { isProcessAlive } from '../../src/store/server/processes.js';
 import { runPublish } from '../support/publish-process.js';
 import { seedSubscribers } from '../support/seed.js';
 import { testDatabaseName, testServer } from '../support/test-server.js';
@@ -51,7 +52,7 @@ describe('npm run publish: the command line', function () {
     ['missing placeholder data', ['--topic', 'fallzahlen', '--text', 'Neue Zahlen: {cases}'], /missing data for \{cases\} in the --text/],
     ['a text over 4,096 characters', ['--topic', 'fallzahlen', '--text', 'x'.repeat(4097), '--data', data], /4097 characters, more than WhatsApp's 4096/],
     ['a template that does not exist', ['--topic', 'fallzahlen', '--data', data, '--template', 'nope'], /no template "nope"/],
-    ['a bad flag', ['--topic', 'fallzahlen', '--data', data, '--bogus'], /Unknown option '--bogus'/],
+    ['a bad flag', ['--topic', 'fallzahlen', '--data', data, '--bogus'], /unknown option --bogus \(see npm run publish -- --help\)/],
     ['neither text nor data', ['--topic', 'fallzahlen'], /give --text or --data/],
   ] as const) {
     it(`refuses ${name} with exit code 2 and one line, storing nothing`, async () => {
@@ -70,6 +71,29 @@ describe('npm run publish: the command line', function () {
     expect(await client.db(dbName).collection(BROADCASTS).countDocuments()).to.equal(0);
   });
 
+  it('with --json, refusals are one JSON object on stdout with the exit code (budget, bad flag, unknown id)', async () => {
+    for (const [args, code, message] of [
+      [['--topic', 'fallzahlen', '--data', data, '--json'], 3, /above PUBLISH_BUDGET 0\.01: run again with --yes/],
+      [['--topic', 'fallzahlen', '--data', data, '--json', '--bogus'], 2, /^unknown option --bogus$/],
+      [['--resume', 'nosuchid', '--json'], 2, /^no broadcast with id nosuchid$/],
+    ] as const) {
+      const result = await runPublish({ ...env(), PUBLISH_BUDGET: '0.01' }, [...args]);
+      expect(result.code, result.stderr).to.equal(code);
+      expect(result.stdout.trim().split('\n'), result.stdout).to.have.length(1);
+      const answer = JSON.parse(result.stdout) as { error: { message: string; exitCode: number } };
+      expect(answer.error.exitCode).to.equal(code);
+      expect(answer.error.message).to.match(message);
+    }
+    expect(await client.db(dbName).collection(BROADCASTS).countDocuments()).to.equal(0);
+  });
+
+  it('--version prints the version of package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const result = await runPublish(env(), ['--version']);
+    expect(result.code).to.equal(0);
+    expect(result.stdout.trim()).to.equal(version);
+  });
+
   it('publishes once; the same content again prints the existing broadcast; --status reports it', async () => {
     const first = await runPublish(env(), ['--topic', 'fallzahlen', '--data', data, '--json']);
     expect(first.code, first.stderr).to.equal(0);
@@ -86,5 +110,43 @@ describe('npm run publish: the command line', function () {
     const missing = await runPublish(env(), ['--status', 'nope']);
     expect(missing.code).to.equal(2);
     expect(missing.stderr).to.include('no broadcast with id nope');
+
+    await client.db(dbName).collection<{ _id: string; status: string }>(BROADCASTS).updateOne({ _id: created.id }, { $set: { status: 'done' } });
+    const finished = await runPublish(env(), ['--resume', created.id]);
+    expect(finished.code, finished.stderr).to.equal(2);
+    expect(finished.stderr.trim()).to.equal(`error: broadcast ${created.id} is done, not paused`);
   });
+});
+
+describe('npm run publish without MONGODB_URI: the local database server', function () {
+  this.timeout(3 * 60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'publish-local-'));
+  const data = join(dir, 'data.json');
+  writeFileSync(data, JSON.stringify({ date: '2026-11-20T09:00:00Z', cases: 1234567, new_cases: 89 }));
+  const env = { LOCAL_DB_DIR: join(dir, 'db'), MONGODB_DB: 'publish_local_test', LOG_LEVEL: 'warn' };
+  const serverStates = () => ['mongo-java-server', 'mongod', 'memory-server'].map((kind) => join(dir, 'db', kind, 'server.json')).filter((file) => existsSync(file));
+
+  after(() => {
+    for (const file of serverStates()) {
+      const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
+      if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Each run starts the local server, uses it and stops it: the last operation must end before
+  // the connection closes, and nothing may be left running or listed as a user afterwards.
+  for (const [name, args, code, expected] of [
+    ['--dry-run prints the plan', ['--topic', 'fallzahlen', '--data', data, '--dry-run'], 0, /dry run for topic fallzahlen: nothing sent/],
+    ['--dry-run --json prints the plan as JSON', ['--topic', 'fallzahlen', '--data', data, '--dry-run', '--json'], 0, /^\{"dryRun":true,/],
+    ['--resume of an unknown id says so in one line', ['--resume', 'nosuchid'], 2, /^error: no broadcast with id nosuchid$/],
+  ] as const) {
+    it(`${name}, exits ${code} and stops the server it started`, async () => {
+      const result = await runPublish(env, [...args]);
+      expect(result.code, result.stderr).to.equal(code);
+      expect(result.stderr).not.to.match(/\bat .*\.ts:\d+|Error:|MongoClientClosedError|PoolClosedError/);
+      expect(code === 0 ? result.stdout : result.stderr.trim()).to.match(expected);
+      expect(serverStates(), 'server.json left behind').to.deep.equal([]);
+    });
+  }
 });
