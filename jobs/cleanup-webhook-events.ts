@@ -5,7 +5,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Deletes handled webhook events older than WEBHOOK_RETENTION_DAYS. They are kept that long
- * only to recognise Meta's retries; FerretDB has no TTL indexes, so a job does it.
+ * only to recognise Meta's retries; a job rather than a TTL index, so it runs on the app's clock.
  */
 export const cleanupWebhookEventsJob: JobDefinition<Record<string, never>, AppDeps> = {
   name: 'cleanup-webhook-events',

@@ -66,9 +66,8 @@ export class FanOut {
     const { broadcasts, contacts, queue, clock, settings } = this.deps;
     const broadcast = await broadcasts.get(broadcastId);
     if (!broadcast || broadcast.status !== 'planning') return broadcast?.batches ?? 0;
-    // One pass over the subscribers' keys (one query: on FerretDB every query reads the whole
-    // collection), cut every batchSize keys. The last range is open-ended: subscribers who
-    // join during the fan-out still get it.
+    // One pass over the subscribers' keys, cut every batchSize keys. The last range is
+    // open-ended: subscribers who join during the fan-out still get it.
     const ranges: { index: number; fromKey?: string; toKey?: string }[] = [];
     let after: string | undefined;
     let inRange = 0;

@@ -49,7 +49,7 @@ export async function planBroadcast(services: Services, prepared: PreparedBroadc
       addToPlan(summary, decision, costOf(decision, contact, now, rateCard));
     }
   };
-  // One query streamed in pages (on FerretDB every query reads the whole collection).
+  // One query, streamed.
   let page: Contact[] = [];
   for await (const contact of contacts.streamTopic(prepared.topic)) {
     page.push(contact);

@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
-import { isDeliveryId, type DeliveryRepository } from '../store/delivery-repository.js';
+import { isDeliveryId, type Delivery, type DeliveryRepository, type StatusUpdate } from '../store/delivery-repository.js';
 import type { StoredStatus, WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { StatusEvent } from '../whatsapp/webhook-parser.js';
 import type { BatchQueue } from './fan-out.js';
@@ -98,7 +98,8 @@ export class StatusApplier {
   /**
    * Applies a batch and marks it applied. The statuses of one delivery are applied as one: its
    * most advanced status, with the pricing any of them reported (a backlog often holds `sent`,
-   * `delivered` and `read` of one message, and the rank only moves forward anyway).
+   * `delivered` and `read` of one message, and the rank only moves forward anyway). The whole
+   * batch takes one query and one bulk write, whatever its size.
    */
   async #applyBatch(batch: readonly StoredStatus[], signal?: AbortSignal): Promise<{ applied: number; waiting: boolean }> {
     const groups = new Map<string, StoredStatus[]>();
@@ -113,49 +114,49 @@ export class StatusApplier {
       groups.set(target, [...(groups.get(target) ?? []), item]);
     }
     let waiting = false;
-    for (const items of groups.values()) {
-      if (signal?.aborted) break;
-      const lead = items.reduce((a, b) => (STATUS_RANK[b.event.status] > STATUS_RANK[a.event.status] ? b : a));
-      const pricing = lead.event.pricing ?? items.findLast((i) => i.event.pricing)?.event.pricing;
-      const found = await this.#apply({ ...lead.event, ...(pricing ? { pricing } : {}) });
-      const now = this.deps.clock.now().getTime();
-      for (const item of items) {
-        if (found || now - item.receivedAt.getTime() > ORPHAN_GRACE_MS) done.push(item.key);
-        else waiting = true;
+    if (groups.size > 0 && !signal?.aborted) {
+      const leads = [...groups.values()].map((items) => {
+        const lead = items.reduce((a, b) => (STATUS_RANK[b.event.status] > STATUS_RANK[a.event.status] ? b : a));
+        const pricing = lead.event.pricing ?? items.findLast((i) => i.event.pricing)?.event.pricing;
+        return { items, event: { ...lead.event, ...(pricing ? { pricing } : {}) } };
+      });
+      const now = this.deps.clock.now();
+      const before = await this.deps.deliveries.applyStatuses(leads.map(({ event }) => toUpdate(event)), now);
+      for (const [index, { items, event }] of leads.entries()) {
+        const delivery = before[index];
+        if (delivery) await this.#afterApplied(event, delivery, now);
+        for (const item of items) {
+          if (delivery || now.getTime() - item.receivedAt.getTime() > ORPHAN_GRACE_MS) done.push(item.key);
+          else waiting = true;
+        }
       }
     }
     await this.deps.events.markStatusesApplied(done);
     return { applied: done.length, waiting };
   }
 
-  /** Applies one status to its delivery; returns false when no delivery record has it (yet). */
-  async #apply(event: StatusEvent): Promise<boolean> {
-    const { deliveries, broadcasts, queue, clock } = this.deps;
-    const now = clock.now();
-    const byId = isDeliveryId(event.callbackData) ? event.callbackData : undefined;
-    const error = event.errors?.[0];
-    const result = await deliveries.applyStatus(
-      { ...(byId ? { id: byId } : {}), wamid: event.id },
-      event.status,
-      {
-        ...(event.pricing ? { pricing: { ...(event.pricing.type ? { type: event.pricing.type } : {}), ...(event.pricing.category ? { category: event.pricing.category } : {}), ...(event.pricing.billable === undefined ? {} : { billable: event.pricing.billable }) } } : {}),
-        ...(error ? { errorCode: String(error.code), reason: error.title ?? error.message ?? 'failed' } : {}),
-      },
-      now,
-    );
-    if (!result.found) return false;
-    if (event.status === 'failed' && error?.code === OUTSIDE_WINDOW && result.delivery?.kind === 'session' && byId) {
-      if (await deliveries.requeueForTemplate(byId, now)) {
-        const delivery = await deliveries.get(byId);
-        const batch = delivery ? await broadcasts.batchFor(delivery.broadcastId, delivery.contactKey) : undefined;
-        if (batch && delivery) {
-          // The broadcast may have been finished already: it is open again until the template is out.
-          await broadcasts.setStatus(delivery.broadcastId, ['done'], 'running', undefined, now);
-          await broadcasts.reopenBatch(batch.id, now);
-          await queue.scheduleBatch(batch.id, now);
-        }
-      }
-    }
-    return true;
+  /** A session message refused by a failed status (131047): the template goes out instead, once. */
+  async #afterApplied(event: StatusEvent, delivery: Delivery, now: Date): Promise<void> {
+    const { deliveries, broadcasts, queue } = this.deps;
+    if (event.status !== 'failed' || event.errors?.[0]?.code !== OUTSIDE_WINDOW || delivery.kind !== 'session') return;
+    if (!(await deliveries.requeueForTemplate(delivery.id, now))) return;
+    const batch = await broadcasts.batchFor(delivery.broadcastId, delivery.contactKey);
+    if (!batch) return;
+    // The broadcast may have been finished already: it is open again until the template is out.
+    await broadcasts.setStatus(delivery.broadcastId, ['done'], 'running', undefined, now);
+    await broadcasts.reopenBatch(batch.id, now);
+    await queue.scheduleBatch(batch.id, now);
   }
+}
+
+function toUpdate(event: StatusEvent): StatusUpdate {
+  const error = event.errors?.[0];
+  const pricing = event.pricing;
+  return {
+    ...(isDeliveryId(event.callbackData) ? { id: event.callbackData } : {}),
+    wamid: event.id,
+    status: event.status,
+    ...(pricing ? { pricing: { ...(pricing.type ? { type: pricing.type } : {}), ...(pricing.category ? { category: pricing.category } : {}), ...(pricing.billable === undefined ? {} : { billable: pricing.billable }) } } : {}),
+    ...(error ? { errorCode: String(error.code), reason: error.title ?? error.message ?? 'failed' } : {}),
+  };
 }

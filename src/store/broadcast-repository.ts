@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { RenderedContent } from '../domain/broadcast-content.js';
-import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
+import { bulkWrite, type IndexDeclaration } from './database.js';
 
 export type BroadcastStatus = 'planning' | 'running' | 'paused' | 'done' | 'failed';
 
@@ -106,7 +106,7 @@ export class BroadcastRepository {
   async saveBatches(broadcastId: string, ranges: readonly Omit<BatchRange, 'id' | 'broadcastId'>[], now: Date): Promise<BatchRange[]> {
     const docs: BatchDoc[] = ranges.map((r) => ({ _id: `${broadcastId}:${r.index}`, broadcastId, done: false, ...r }));
     if (docs.length > 0) {
-      await bulkWriteInChunks(this.#batches, docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $setOnInsert: d }, upsert: true } })));
+      await bulkWrite(this.#batches, docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $setOnInsert: d }, upsert: true } })));
     }
     await this.#broadcasts.updateOne({ _id: broadcastId }, { $set: { batches: docs.length, updatedAt: now } });
     return docs.map(({ _id, done: _d, ...r }) => ({ id: _id, ...r }));

@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
 import type { ConsentRecord, SubscriptionState, TopicSubscription } from '../domain/conversation.js';
-import { bulkWriteInChunks, findByIds, type IndexDeclaration } from './database.js';
+import { bulkWrite, findByIds, type IndexDeclaration } from './database.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
 export type ChangeSource = 'keyword' | 'button' | 'import' | 'admin' | 'quick_reply';
@@ -121,7 +121,7 @@ export class ContactRepository {
         upsert: true,
       },
     }));
-    await bulkWriteInChunks(this.#contacts, ops);
+    await bulkWrite(this.#contacts, ops);
   }
 
   /** Applies the conversation's changes for one message in a single atomic update. */
@@ -180,8 +180,7 @@ export class ContactRepository {
   /** After broadcast messages went out: one more message since each contact's last reply. */
   async countSent(keys: readonly string[], template: boolean, now: Date): Promise<void> {
     if (keys.length === 0) return;
-    // One statement per contact, by bare `_id` (see findByIds: a `$in` filter scans on FerretDB).
-    await bulkWriteInChunks(this.#contacts, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } } } })));
+    await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
   }
 
   /** The conversation's view of a contact's topics. */

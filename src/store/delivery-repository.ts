@@ -1,5 +1,6 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
-import { findByIds, type IndexDeclaration } from './database.js';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { bulkWrite, findByIds, type IndexDeclaration } from './database.js';
+import { TickBatcher } from './tick-batcher.js';
 
 /**
  * `sending`: claimed, the request may be in flight; `retrying`: known not sent, due again at
@@ -16,8 +17,7 @@ const RANK_STATE: Record<number, DeliveryState> = { 1: 'sent', 2: 'delivered', 3
  * with `$max` and an `_id`-only filter: the answer of the API and status webhooks may arrive in
  * any order and from any worker, and the result is the same (a late `sent` after `read` changes
  * nothing). `state` keeps the rest of the life cycle (sending, retrying, skipped, unknown, and
- * failed before any request went out). Updates by `_id` alone are also the only cheap ones on
- * FerretDB 1.24, which scans the collection for any other filter.
+ * failed before any request went out).
  */
 function effectiveState(state: DeliveryState, rank: number): DeliveryState {
   return (state === 'sending' || state === 'unknown') && rank >= 1 ? (RANK_STATE[rank] ?? state) : state;
@@ -27,6 +27,17 @@ export interface Pricing {
   type?: string;
   category?: string;
   billable?: boolean;
+}
+
+/** A status webhook for one delivery, as `applyStatuses` takes it. */
+export interface StatusUpdate {
+  /** The delivery id, when the status carried it back. */
+  id?: string;
+  wamid: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  pricing?: Pricing;
+  errorCode?: string;
+  reason?: string;
 }
 
 export interface Delivery {
@@ -79,11 +90,19 @@ function toDelivery({ _id, rank, updatedAt: _u, ...rest }: DeliveryDoc): Deliver
   return { id: _id, ...rest, state: effectiveState(rest.state, rank) };
 }
 
-const isDuplicate = (err: unknown): boolean => err instanceof MongoServerError && err.code === 11000;
+const DUPLICATE_KEY = 11000;
+const isDuplicate = (err: unknown): boolean => err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 
 export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
   readonly #attempts: Collection<{ _id: string; at: Date }>;
+  /** First claims made at the same moment (the lanes of a fan-out) go in one insert. */
+  readonly #firstClaims = new TickBatcher<DeliveryDoc, boolean>((docs) => this.#insertClaims(docs));
+  /** Sent marks made at the same moment go in one bulk write. */
+  readonly #sentMarks = new TickBatcher<{ id: string; wamid: string; now: Date }, void>(async (marks) => {
+    await bulkWrite(this.#deliveries, marks.map(({ id, wamid, now }) => ({ updateOne: { filter: { _id: id }, update: { $max: { rank: RANK.sent }, $set: { wamid, updatedAt: now } } } })));
+    return marks.map(() => undefined);
+  });
 
   constructor(db: Db) {
     this.#deliveries = db.collection<DeliveryDoc>(DELIVERIES);
@@ -105,16 +124,15 @@ export class DeliveryRepository {
    * Claims a delivery before its request is sent. The first attempt inserts the delivery
    * record; attempt n > 1 (a retry, or the template after a refused session) inserts
    * `<delivery id>#n` into the attempts collection. Both are unique `_id`s, so exactly one
-   * worker wins each attempt even on servers whose guarded updates are not atomic
-   * (FerretDB 1.24). Returns false when another worker has it.
+   * worker wins each attempt, and every attempt stays on record. Returns false when another
+   * worker has it.
    */
   async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date, previousAttempts: number | undefined): Promise<boolean> {
     const id = deliveryId(broadcastId, contactKey);
+    if (previousAttempts === undefined) {
+      return this.#firstClaims.call({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
+    }
     try {
-      if (previousAttempts === undefined) {
-        await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
-        return true;
-      }
       await this.#attempts.insertOne({ _id: `${id}#${previousAttempts + 1}`, at: now });
     } catch (err) {
       if (isDuplicate(err)) return false;
@@ -122,6 +140,20 @@ export class DeliveryRepository {
     }
     await this.#deliveries.updateOne({ _id: id }, { $set: { state: 'sending', kind, attempts: previousAttempts + 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now }, $unset: { nextAttemptAt: '' } });
     return true;
+  }
+
+  /** Inserts first claims; a duplicate `_id` means another worker has that delivery. */
+  async #insertClaims(docs: DeliveryDoc[]): Promise<boolean[]> {
+    try {
+      await this.#deliveries.insertMany(docs, { ordered: false });
+      return docs.map(() => true);
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      if (errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
+      const taken = new Set(errors.map((e) => e.index));
+      return docs.map((_, i) => !taken.has(i));
+    }
   }
 
   /** Records a skip (once; an existing record wins). */
@@ -138,7 +170,7 @@ export class DeliveryRepository {
 
   /** The request succeeded. A status webhook may have been faster: `$max` keeps its higher rank. */
   async markSent(id: string, wamid: string, now: Date): Promise<void> {
-    await this.#deliveries.updateOne({ _id: id }, { $max: { rank: RANK.sent }, $set: { wamid, updatedAt: now } });
+    await this.#sentMarks.call({ id, wamid, now });
   }
 
   /** Known not sent: try again at `at`. */
@@ -151,15 +183,30 @@ export class DeliveryRepository {
   }
 
   /**
-   * Applies a status webhook: only forward (`$max` on the rank), and records the pricing Meta
-   * reports. Returns the delivery as it was before, if there is one.
+   * Applies status webhooks, one per delivery: only forward (`$max` on the rank), recording the
+   * pricing Meta reports. A status names its delivery by id (`biz_opaque_callback_data`) or,
+   * without one, by wamid. One query finds the deliveries, one bulk write moves them. Returns,
+   * per status (by index), the delivery as it was found, or undefined when there is none (yet).
    */
-  async applyStatus(ref: { id?: string; wamid: string }, status: 'sent' | 'delivered' | 'read' | 'failed', update: { pricing?: Pricing; errorCode?: string; reason?: string }, now: Date): Promise<{ found: boolean; delivery?: Delivery }> {
-    const set: Record<string, unknown> = { wamid: ref.wamid, updatedAt: now };
-    if (update.pricing) set.pricing = update.pricing;
-    if (update.errorCode) Object.assign(set, { errorCode: update.errorCode, reason: update.reason });
-    const before = await this.#deliveries.findOneAndUpdate(ref.id ? { _id: ref.id } : { wamid: ref.wamid }, { $max: { rank: RANK[status] }, $set: set });
-    return before ? { found: true, delivery: toDelivery(before) } : { found: false };
+  async applyStatuses(items: readonly StatusUpdate[], now: Date): Promise<(Delivery | undefined)[]> {
+    if (items.length === 0) return [];
+    const ids = items.flatMap((i) => (i.id ? [i.id] : []));
+    const wamids = items.flatMap((i) => (i.id ? [] : [i.wamid]));
+    const or = [...(ids.length > 0 ? [{ _id: { $in: ids } }] : []), ...(wamids.length > 0 ? [{ wamid: { $in: wamids } }] : [])];
+    const docs = await this.#deliveries.find(or.length === 1 ? (or[0] as object) : { $or: or }).toArray();
+    const byId = new Map(docs.map((d) => [d._id, d]));
+    const byWamid = new Map(docs.flatMap((d) => (d.wamid ? [[d.wamid, d] as const] : [])));
+    const found = items.map((i) => (i.id ? byId.get(i.id) : byWamid.get(i.wamid)));
+    const ops = items.flatMap((item, index) => {
+      const doc = found[index];
+      if (!doc) return [];
+      const set: Record<string, unknown> = { wamid: item.wamid, updatedAt: now };
+      if (item.pricing) set.pricing = item.pricing;
+      if (item.errorCode) Object.assign(set, { errorCode: item.errorCode, reason: item.reason });
+      return [{ updateOne: { filter: { _id: doc._id }, update: { $max: { rank: RANK[item.status] }, $set: set } } }];
+    });
+    await bulkWrite(this.#deliveries, ops);
+    return found.map((doc) => (doc ? toDelivery(doc) : undefined));
   }
 
   /** A session refused by a `failed` status (131047): back to the queue for the template, once. */
@@ -190,16 +237,13 @@ export class DeliveryRepository {
 
   /** Counts by state, kind and reason, and the estimated and reported cost, of one broadcast. */
   async totals(broadcastId: string): Promise<{ byState: Record<string, number>; byReason: Record<string, number>; byKind: Record<string, number>; estimatedCost: number; billable: number; open: number }> {
-    // The cost is part of the group key and multiplied here: FerretDB 1.24 answers 0 for
-    // `$sum: '$field'` in $group (counting with `$sum: 1` works). Costs take few distinct values.
-    const rows = await this.#deliveries.aggregate<{ _id: { state: DeliveryState; rank: number; reason?: string; kind?: string; billable?: boolean; cost?: number }; n: number }>([
+    const rows = await this.#deliveries.aggregate<{ _id: { state: DeliveryState; rank: number; reason?: string; kind?: string; billable?: boolean }; n: number; cost: number }>([
       { $match: { broadcastId } },
-      { $group: { _id: { state: '$state', rank: '$rank', reason: '$reason', kind: '$kind', billable: '$pricing.billable', cost: '$estimatedCost' }, n: { $sum: 1 } } },
+      { $group: { _id: { state: '$state', rank: '$rank', reason: '$reason', kind: '$kind', billable: '$pricing.billable' }, n: { $sum: 1 }, cost: { $sum: '$estimatedCost' } } },
     ]).toArray();
     const out = { byState: {} as Record<string, number>, byReason: {} as Record<string, number>, byKind: {} as Record<string, number>, estimatedCost: 0, billable: 0, open: 0 };
-    for (const { _id: group, n } of rows) {
+    for (const { _id: group, n, cost } of rows) {
       const _id = { ...group, state: effectiveState(group.state, group.rank) };
-      const cost = (_id.cost ?? 0) * n;
       out.byState[_id.state] = (out.byState[_id.state] ?? 0) + n;
       if (_id.reason && (_id.state === 'skipped' || _id.state === 'failed' || _id.state === 'unknown')) out.byReason[_id.reason] = (out.byReason[_id.reason] ?? 0) + n;
       if (_id.kind) out.byKind[_id.kind] = (out.byKind[_id.kind] ?? 0) + n;

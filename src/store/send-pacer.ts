@@ -32,9 +32,9 @@ export const PACE_HEADROOM = 0.85;
  * How far behind its slot a send may still start its claim. With slots at PACE_HEADROOM of the
  * rate, sends up to 1000 / 0.85 - 1000 = 176 ms behind their slots still make at most `rate` in
  * any second; this takes 40 ms of it and leaves the rest for the claim and the request's way
- * (on a loaded FerretDB those took up to ~130 ms: at 90 % and 50 ms the busiest second reached
- * 53 at a limit of 50). One slot's length was far too strict: at 50 msg/s a slot is 22 ms,
- * about one database round trip on FerretDB, and lanes spent their time reserving new slots.
+ * (on a loaded test server those took up to ~130 ms: at 90 % and 50 ms the busiest second
+ * reached 53 at a limit of 50). One slot's length was far too strict: at 50 msg/s a slot is
+ * 22 ms, about one round trip to a loaded server, and lanes spent their time reserving slots.
  */
 export const LATE_TOLERANCE_MS = 40;
 
@@ -67,15 +67,17 @@ export class SendPacer {
     const slow = await this.#slowdown(now);
     const stride = slow && slow.until > now ? Math.max(1, Math.round(slow.factor)) : 1;
     const earliest = Math.max(now, slow?.pauseUntil ?? 0);
-    let k = Math.max(Math.ceil(earliest / this.#interval), this.#cursor);
+    let k = Math.ceil(earliest / this.#interval);
     const owned: number[] = [];
     while (owned.length < count) {
-      k = Math.ceil(k / stride) * stride;
+      // The cursor moves before the insert: lanes of this process reserving at the same moment
+      // try different slots, and only other processes' slots can collide.
+      k = Math.ceil(Math.max(k, this.#cursor) / stride) * stride;
       const candidates = Array.from({ length: count - owned.length }, (_, i) => k + i * stride);
-      owned.push(...(await this.#insert(candidates)));
       k = (candidates.at(-1) ?? k) + stride;
+      this.#cursor = Math.max(this.#cursor, k);
+      owned.push(...(await this.#insert(candidates)));
     }
-    this.#cursor = k;
     await this.#cleanup(now);
     return owned.sort((a, b) => a - b).map((slot) => slot * this.#interval);
   }
@@ -98,8 +100,8 @@ export class SendPacer {
     try {
       await this.#slow.updateOne({ _id: this.id }, update, { upsert: true });
     } catch (err) {
-      // Two lanes upserting the first slowdown at once: one insert loses on the unique _id
-      // (FerretDB does not retry that upsert as MongoDB does); the document exists now.
+      // Two lanes upserting the first slowdown at once: one insert can lose on the unique _id
+      // (MongoDB retries such an upsert itself only in some cases); the document exists now.
       if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
       await this.#slow.updateOne({ _id: this.id }, update);
     }
@@ -125,7 +127,7 @@ export class SendPacer {
     return this.#slowCache.doc;
   }
 
-  /** Forgets slots older than a minute (no TTL indexes on FerretDB). */
+  /** Forgets slots older than a minute (a TTL index would take up to a minute more). */
   async #cleanup(now: number): Promise<void> {
     if (now - this.#lastCleanup < 10_000) return;
     this.#lastCleanup = now;

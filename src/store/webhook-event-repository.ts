@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
-import { bulkWriteInChunks, type IndexDeclaration } from './database.js';
+import type { IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -138,7 +138,7 @@ export class WebhookEventRepository {
 
   /**
    * Unhandled inbound messages (or ones whose handler died more than `staleMs` ago), oldest
-   * first: candidates for `claimInbound`. One query serves many claims (FerretDB scans).
+   * first: candidates for `claimInbound`. One query serves many claims.
    */
   async inboundCandidates(now: Date, staleMs: number, limit: number): Promise<{ id: string; attempts: number }[]> {
     const docs = await this.#inbound
@@ -151,8 +151,8 @@ export class WebhookEventRepository {
 
   /**
    * Claims an inbound message for handling attempt `attempts + 1`: a unique insert of
-   * `<message id>#<attempt>`, so one worker wins even where guarded updates are not atomic
-   * (FerretDB 1.24). Returns the message, or undefined when another worker has it.
+   * `<message id>#<attempt>`, so exactly one worker wins each attempt and the attempt stays
+   * on record. Returns the message, or undefined when another worker has it.
    */
   async claimInbound(candidate: { id: string; attempts: number }, now: Date): Promise<StoredInbound | undefined> {
     const attempt = candidate.attempts + 1;
@@ -191,10 +191,10 @@ export class WebhookEventRepository {
   }
 
   async markStatusesApplied(keys: readonly string[]): Promise<void> {
-    await bulkWriteInChunks(this.#statuses, keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { applied: true } } } })));
+    if (keys.length > 0) await this.#statuses.updateMany({ _id: { $in: [...keys] } }, { $set: { applied: true } });
   }
 
-  /** Deletes handled events older than `before` (no TTL indexes on FerretDB: a job does it). */
+  /** Deletes handled events older than `before` (a job, not a TTL index: it runs on the app's clock). */
   async deleteHandledBefore(before: Date): Promise<number> {
     const inbound = await this.#inbound.deleteMany({ state: 'done', receivedAt: { $lt: before } });
     const statuses = await this.#statuses.deleteMany({ applied: true, receivedAt: { $lt: before } });

@@ -1,0 +1,30 @@
+/**
+ * Runs the calls made during one turn of the event loop as one batch: each caller gets its
+ * own result, and the database sees one command instead of one per caller. Calls made while
+ * a batch is being written wait for the next turn, so a batch holds only calls that were
+ * ready at the same moment: nobody is held back to fill a batch.
+ */
+export class TickBatcher<In, Out> {
+  #pending: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
+
+  /** `run` gets the inputs in call order and returns one output per input, in the same order. */
+  constructor(private readonly run: (inputs: In[]) => Promise<Out[]>) {}
+
+  call(input: In): Promise<Out> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ input, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      const outputs = await this.run(batch.map((b) => b.input));
+      batch.forEach((b, i) => b.resolve(outputs[i] as Out));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+}
