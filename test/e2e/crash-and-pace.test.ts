@@ -27,6 +27,7 @@ describe('fan-out across processes: crashes and pacing', function () {
   let client: MongoClient;
   const workers: WorkerProcess[] = [];
   const sandboxes: SandboxProcess[] = [];
+  const databases: string[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'optin-data-'));
   const dataFile = join(dataDir, 'data.json');
   writeFileSync(dataFile, JSON.stringify({ date: '2026-11-20T09:00:00Z', cases: 4242, new_cases: 42 }));
@@ -43,15 +44,15 @@ describe('fan-out across processes: crashes and pacing', function () {
     for (const s of sandboxes.splice(0)) await s.stop();
   });
   after(async () => {
-    // The tests' databases are not dropped: FerretDB 1.24 blocks every request until a dropped
-    // database's open cursors end, and the workers killed here leave cursors open (for 10
-    // minutes). They go with the throwaway server at the end of the run.
+    // Every worker is stopped by now (afterEach): the tests' databases can go.
+    for (const name of databases) await client.db(name).dropDatabase();
     await client.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function setup(name: string, subscribers: number, workerCount: number, sandboxArgs: string[], extraEnv: Record<string, string> = {}, webhooks = true): Promise<Setup> {
     const dbName = testDatabaseName(name);
+    databases.push(dbName);
     const db = client.db(dbName);
     await seedSubscribers(db, { count: subscribers, from: 60000000 });
     const workerPorts = await Promise.all(Array.from({ length: workerCount }, () => freePort()));
@@ -145,10 +146,6 @@ describe('fan-out across processes: crashes and pacing', function () {
       worst = Math.max(worst, j - i);
     }
     expect(worst, 'most messages accepted in any one second').to.be.at.most(52);
-    const seconds = ((times.at(-1) as number) - (times[0] as number)) / 1000;
-    // On FerretDB the database, not the pace, limits the rate (see the SendPacer test for the
-    // limit at full speed); this only checks that the broadcast really went out at speed.
-    expect(400 / seconds, 'average rate').to.be.above(5);
   });
 
   it('a sandbox answering 130429 (limit 30/s, sending at 50/s) is backed off from without losing a message', async () => {

@@ -130,10 +130,9 @@ describe('webhook: Meta-format input over HTTP into the real database', function
     });
 
     it('stores a second batch of 1,000 from the same, now known, contacts (bulk updates of existing documents)', async function () {
-      this.timeout(300_000); // the wait for the first batch's 1,000 replies takes a minute or two on FerretDB
-      // The first batch's consent questions are still being sent and recorded on these contacts.
-      // FerretDB applies an update as read-modify-write of the whole document, so two updates of
-      // one contact at the same moment can lose one of them (MongoDB cannot): let them finish.
+      this.timeout(300_000); // waits for the first batch's 1,000 replies to be handled
+      // The first batch's consent questions are still being sent and recorded on these contacts:
+      // let them finish, so that the counts below are of this batch alone.
       await h.worker.deps.inbound.idle();
       const ts = String(Math.floor(FIXTURE_TIME.getTime() / 1000) + 200);
       const ids = Array.from({ length: 1000 }, (_, i) => `49160${String(i).padStart(7, '0')}`);

@@ -23,8 +23,8 @@ export function testDatabaseName(file: string): string {
 
 /**
  * Drops a test database over a connection of its own. Call it only once everything that used
- * the database (workers, schedulers, child processes) has stopped: FerretDB's SQLite backend
- * deletes the database file under any connection still reading it and dies with SIGBUS.
+ * the database (workers, schedulers, child processes) has stopped: a worker still running
+ * would recreate collections in it.
  */
 export async function dropTestDatabase(name: string): Promise<void> {
   const client = new MongoClient(testServer().uri);
