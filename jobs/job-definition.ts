@@ -1,4 +1,4 @@
-import type { Logger } from '../src/app/logger.js';
+import type { Logger } from '../src/domain/logger.js';
 
 /** What a job handler gets besides its data: a logger scoped to the run, and the app's deps. */
 export interface JobContext<Deps> {

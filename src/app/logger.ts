@@ -1,7 +1,10 @@
 import winston from 'winston';
 import { maskPhone } from '../domain/mask-phone.js';
 
-export type Logger = winston.Logger;
+export type { Logger } from '../domain/logger.js';
+
+/** The root logger: a `Logger` that the entry point also flushes (`end`) before exiting. */
+export type RootLogger = winston.Logger;
 
 export interface LoggerOptions {
   level: string;
@@ -39,7 +42,7 @@ const readable = winston.format.printf((info) => {
 });
 
 /** The root logger. Make scoped loggers with `logger.child({ scope: 'http' })`. */
-export function createLogger(options: LoggerOptions): Logger {
+export function createLogger(options: LoggerOptions): RootLogger {
   const formats = [
     winston.format.errors({ stack: true }),
     ...(options.pii ? [] : [redact()]),

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../domain/logger.js';
 import type { Metrics } from './metrics.js';
 
 export interface HttpServerOptions {

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../domain/logger.js';
 import type { IngestSummary } from '../app/webhook-ingest.js';
 import { parseWebhookBody, type ParsedWebhook } from '../whatsapp/webhook-parser.js';
 import { verifySignature } from '../whatsapp/webhook-signature.js';

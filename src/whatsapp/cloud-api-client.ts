@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Config } from '../../config/index.js';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../domain/logger.js';
 import { ConfigError } from '../domain/errors.js';
 import { classifyMetaError, WhatsAppPermanentError, WhatsAppTransientError, type AnyWhatsAppError } from './cloud-api-errors.js';
 import { messageProblem, toCloudApiBody, type ButtonsMessage, type OutboundMessage, type SendResult, type TemplateMessage, type TextMessage } from './messages.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyReply } from 'fastify';
-import type { Logger } from '../../app/logger.js';
+import type { Logger } from '../../domain/logger.js';
 import type { Clock } from '../../domain/clock.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
 import { contactInput, describeIssue, inboundContent, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
-import type { Logger } from '../../app/logger.js';
+import type { Logger } from '../../domain/logger.js';
 import { signBody } from '../webhook-signature.js';
 
 export interface WebhookSenderOptions {
