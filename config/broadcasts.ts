@@ -18,12 +18,32 @@ const templateSchema = z.strictObject({
   quickReplies: z.array(z.string().min(1).max(256)).max(10).default([]),
 });
 
-const topicSchema = z.strictObject({
-  locale: z.string().refine((l) => Intl.NumberFormat.supportedLocalesOf([l]).length > 0, 'unknown locale'),
-  sessionText: z.string().min(1),
-  fields: z.record(z.string(), fieldSchema).default({}),
-  templates: z.array(templateSchema).default([]),
-});
+/** The `{name}` placeholders of a text, as renderContent finds them. */
+function placeholders(text: string): string[] {
+  return [...text.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1] ?? '');
+}
+
+const topicSchema = z
+  .strictObject({
+    locale: z.string().refine((l) => Intl.NumberFormat.supportedLocalesOf([l]).length > 0, 'unknown locale'),
+    sessionText: z.string().min(1),
+    fields: z.record(z.string(), fieldSchema).default({}),
+    templates: z.array(templateSchema).default([]),
+  })
+  .superRefine((topic, ctx) => {
+    // A placeholder without a field would only be refused when someone publishes.
+    const declared = Object.keys(topic.fields);
+    const check = (text: string, path: (string | number)[]): void => {
+      for (const name of placeholders(text)) {
+        if (!declared.includes(name)) ctx.addIssue({ code: 'custom', path, message: `unknown placeholder {${name}} (declared in fields: ${declared.join(', ') || 'none'})` });
+      }
+    };
+    check(topic.sessionText, ['sessionText']);
+    topic.templates.forEach((template, t) => {
+      const parameters = Array.isArray(template.parameters) ? template.parameters.map((p, i) => [i, p] as const) : Object.entries(template.parameters);
+      for (const [key, value] of parameters) check(value, ['templates', t, 'parameters', key]);
+    });
+  });
 
 const broadcastsSchema = z.strictObject({ $comment: z.string().optional(), topics: z.record(z.string(), topicSchema) });
 

@@ -86,7 +86,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
 
   const v = values as {
     NODE_ENV: Config['env']; LOG_LEVEL: string; LOG_PII: boolean; MONGODB_URI?: string; MONGODB_DB: string;
-    LOCAL_DB_DIR: string; LOCAL_DB_MAX_HEAP: string; HOST: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
+    LOCAL_DB_DIR: string; LOCAL_DB_MAX_HEAP: string; HOST?: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
@@ -112,7 +112,9 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     env: v.NODE_ENV,
     log: { level: v.LOG_LEVEL, pii: v.LOG_PII },
     database: { uri: v.MONGODB_URI, name: v.MONGODB_DB, localDir: v.LOCAL_DB_DIR, localMaxHeap: v.LOCAL_DB_MAX_HEAP },
-    http: { host: v.HOST, port: v.PORT },
+    // With the built-in sandbox the app secret is the public default: anyone who can reach the
+    // port could sign webhooks, so only this machine may, unless HOST says otherwise.
+    http: { host: v.HOST ?? (v.WHATSAPP_API_BASE === undefined ? '127.0.0.1' : '0.0.0.0'), port: v.PORT },
     whatsapp: {
       apiBase: v.WHATSAPP_API_BASE?.replace(/\/+$/, ''),
       apiVersion: v.WHATSAPP_API_VERSION,

@@ -87,9 +87,8 @@ export const VARIABLES = {
   },
   HOST: {
     schema: z.string().min(1),
-    default: '0.0.0.0',
     expected: 'an interface address such as 0.0.0.0 or 127.0.0.1',
-    description: 'interface the HTTP server listens on',
+    description: 'interface the HTTP server listens on; unset: 127.0.0.1 with the built-in sandbox (its app secret is public), 0.0.0.0 with WHATSAPP_API_BASE',
   },
   PORT: {
     schema: integer(0, 65535),

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig, readEnvFile } from '../config/index.js';
 import { stopOnSignals } from '../src/app/lifecycle.js';
 import { createLogger } from '../src/app/logger.js';
@@ -7,6 +6,7 @@ import { systemClock } from '../src/app/system-clock.js';
 import { ConfigError } from '../src/domain/errors.js';
 import { parseTemplates } from '../src/whatsapp/sandbox/approved-templates.js';
 import { startSandbox, type SandboxOptions } from '../src/whatsapp/sandbox/sandbox-server.js';
+import { runCommand, UsageError, type FlagValues } from './cli/run-command.js';
 
 const HELP = `Usage: npm run sandbox -- [--port P] [--webhook URL] [options]
 
@@ -26,10 +26,13 @@ Options:
   --seed N               seed for latency, failures and statuses
   --outside-window M     error (131047 at once) or failed-status (default SANDBOX_OUTSIDE_WINDOW)
   --read-probability R   share of messages that get a read status (default 0.5)
-  --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}
-  -h, --help             this text`;
+  --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}`;
 
-class UsageError extends Error {}
+const FLAGS = {
+  port: { type: 'string' }, host: { type: 'string' }, webhook: { type: 'string' }, mps: { type: 'string' },
+  'pair-rate': { type: 'string' }, latency: { type: 'string' }, 'failure-rate': { type: 'string' }, seed: { type: 'string' },
+  'outside-window': { type: 'string' }, 'read-probability': { type: 'string' }, templates: { type: 'string' },
+} as const;
 
 function integer(name: string, raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
@@ -42,22 +45,7 @@ function ratio(name: string, raw: string): number {
   return value;
 }
 
-function buildOptions(argv: string[]): Omit<SandboxOptions, 'clock' | 'logger'> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      port: { type: 'string' }, host: { type: 'string' }, webhook: { type: 'string' }, mps: { type: 'string' },
-      'pair-rate': { type: 'string' }, latency: { type: 'string' }, 'failure-rate': { type: 'string' }, seed: { type: 'string' },
-      'outside-window': { type: 'string' }, 'read-probability': { type: 'string' }, templates: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    process.exit(0);
-  }
+function buildOptions(values: FlagValues<typeof FLAGS>): Omit<SandboxOptions, 'clock' | 'logger'> {
   const config = loadConfig(process.env, readEnvFile());
   const options: Omit<SandboxOptions, 'clock' | 'logger'> = {
     port: values.port === undefined ? 3001 : integer('port', values.port, 0, 65535),
@@ -104,36 +92,24 @@ function buildOptions(argv: string[]): Omit<SandboxOptions, 'clock' | 'logger'> 
   return options;
 }
 
-let options;
-try {
-  options = buildOptions(process.argv.slice(2));
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`error: ${err.message}`);
-    process.exit(78);
-  }
-  // parseArgs throws TypeErrors with codes such as ERR_PARSE_ARGS_UNKNOWN_OPTION
-  const code = (err as { code?: unknown }).code;
-  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`error: ${(err as Error).message.split('\n')[0]} (see --help)`);
-    process.exit(2);
-  }
-  throw err;
-}
-
-const logger = createLogger({ level: 'info', json: process.env.NODE_ENV === 'production', pii: false, defaultMeta: { service: 'sandbox' } });
-try {
-  const sandbox = await startSandbox({ ...options, clock: systemClock, logger });
+runCommand({ name: 'npm run sandbox', help: HELP, flags: FLAGS }, async ({ values }) => {
+  const options = buildOptions(values);
+  const logger = createLogger({ level: 'info', json: process.env.NODE_ENV === 'production', pii: false, defaultMeta: { service: 'sandbox' } });
+  const sandbox = await startSandbox({ ...options, clock: systemClock, logger }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new ConfigError(`--port ${options.port ?? ''}: the port is already in use on ${options.host ?? '127.0.0.1'} (choose another with --port, or 0 to pick a free one)`, { cause: err });
+  });
   console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)})`);
-  const remove = stopOnSignals(
-    async () => {
-      await sandbox.stop();
-      remove();
-    },
-    logger,
-    5000,
-  );
-} catch (err) {
-  console.error(`error: sandbox failed to start: ${(err as Error).message}`);
-  process.exitCode = 1;
-}
+  // Runs until a signal has stopped it.
+  return new Promise<number>((resolve) => {
+    const remove = stopOnSignals(
+      async () => {
+        await sandbox.stop();
+        remove();
+        resolve(0);
+      },
+      logger,
+      5000,
+    );
+  });
+});

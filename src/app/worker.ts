@@ -1,6 +1,7 @@
 import type { Config } from '../../config/index.js';
 import { JOBS, RECURRING } from '../../jobs/index.js';
 import type { Clock } from '../domain/clock.js';
+import { ConfigError } from '../domain/errors.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
@@ -33,6 +34,19 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/**
+ * A port that cannot be listened on is a configuration problem: the error names the variable to
+ * change instead of the system call (`listen EADDRINUSE: address already in use 0.0.0.0:3000`).
+ */
+function listenError(err: unknown, variable: 'PORT' | 'SANDBOX_PORT', host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const fix = variable === 'PORT' ? 'set PORT to a free port, or 0 to pick one' : 'set SANDBOX_PORT to a free port, or 0 to pick one';
+  if (code === 'EADDRINUSE') return new ConfigError(`${variable}=${port}: the port is already in use on ${host} (${fix})`, { cause: err });
+  if (code === 'EACCES') return new ConfigError(`${variable}=${port}: not allowed to listen on this port (${fix}; ports below 1024 need privileges)`, { cause: err });
+  if (code === 'EADDRNOTAVAIL' && variable === 'PORT') return new ConfigError(`HOST=${JSON.stringify(host)} is not an address of this machine (expected an interface address such as 127.0.0.1 or 0.0.0.0)`, { cause: err });
+  return err;
+}
+
 async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Promise<Sandbox> {
   return startSandbox({
     clock,
@@ -43,6 +57,8 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Pr
     mps: config.sandbox.mps,
     outsideWindow: config.sandbox.outsideWindow,
     logger: logger.child({ scope: 'sandbox' }),
+  }).catch((err: unknown) => {
+    throw listenError(err, 'SANDBOX_PORT', '127.0.0.1', config.sandbox.port);
   });
 }
 
@@ -54,8 +70,8 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Pr
 export async function startWorker(config: Config, logger: Logger, clock: Clock): Promise<Worker> {
   const releasers = new Releasers(logger);
   try {
+    const content = loadContentConfig(config); // a mistake in a configuration file stops the start before anything runs
     if (config.whatsapp.apiBase === undefined) logger.info('WHATSAPP_API_BASE is not set: using the built-in WhatsApp sandbox');
-    const content = loadContentConfig(config);
 
     const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
     releasers.add('database server', () => server.stop());
@@ -83,6 +99,9 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       lockLifetimeMs: config.jobs.lockLifetimeMs,
       jobs: JOBS,
     });
+    // Registered at once: Agenda connects its backend from its constructor, and the database
+    // connection may only close after that (stop waits for it, and for running jobs once started).
+    releasers.add('scheduler', () => scheduler.stop(Math.max(config.shutdownTimeoutMs - 2000, 1000)));
     const queue = { scheduleBatch: (batchId: string, at: Date) => scheduler.scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) };
     const inbound = new InboundProcessor({
       ...services, replies: whatsappReplies(whatsapp), logger: logger.child({ scope: 'conversation' }), staleMs: config.jobs.lockLifetimeMs * 2,
@@ -110,7 +129,6 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
     await started.start();
-    releasers.add('scheduler', () => started.stop(Math.max(config.shutdownTimeoutMs - 2000, 1000)));
     for (const { name, every } of RECURRING) await started.agenda.every(every, name);
     releasers.add('inbound and status handling', async () => {
       await inbound.stop();
@@ -132,14 +150,22 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
         if (summary.messages > 0) inbound.kick();
       },
     });
-    await http.listen({ host: config.http.host, port: config.http.port });
+    try {
+      await http.listen({ host: config.http.host, port: config.http.port });
+    } catch (err) {
+      await http.close();
+      throw listenError(err, 'PORT', config.http.host, config.http.port);
+    }
     releasers.add('http server', () => http.close());
 
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
-    const url = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+    const everywhere = config.http.host === '0.0.0.0' || config.http.host === '::';
+    const url = `http://${everywhere ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
     sandbox?.setWebhookUrl(`${url}/webhooks/whatsapp`);
-    logger.info(`worker listening on ${url}`, { healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp` });
+    // The URL is where to reach it from this machine; `listening` says who else can.
+    const listening = everywhere ? `all interfaces (HOST=${config.http.host})` : `${config.http.host} only`;
+    logger.info(`worker listening on ${url}`, { listening, healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp` });
     return { url, deps, scheduler: started, sandbox, stop: () => releasers.releaseAll() };
   } catch (err) {
     await releasers.releaseAll();

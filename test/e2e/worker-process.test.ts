@@ -1,5 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { isProcessAlive } from '../../src/store/server/processes.js';
@@ -10,6 +11,32 @@ import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 async function healthStatus(url: string): Promise<number> {
   return (await fetch(`${url}/healthz`)).status;
 }
+
+/** A server holding a port on 127.0.0.1, as another program would. */
+async function occupyPort(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+/** Whether something accepts TCP connections at host:port. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** Error lines a command printed (`error: ...`). */
+const errorLines = (worker: WorkerProcess): string[] => worker.lines.filter((l) => l.startsWith('error:'));
 
 describe('npm start: the worker as a process', function () {
   this.timeout(60_000);
@@ -66,6 +93,79 @@ describe('npm start: the worker as a process', function () {
     expect(await worker.exited).to.equal(0);
     expect(worker.lines[0]).to.equal('Usage: npm start');
   });
+
+  it('prints the version of package.json for --version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const worker = start({ MONGODB_URI: 'mongodb://127.0.0.1:1/' }, ['--version']);
+    expect(await worker.exited).to.equal(0);
+    expect(worker.lines.filter((l) => l.trim() !== '')).to.deep.equal([version]);
+  });
+
+  it('refuses an unknown flag with one line and exit code 2, starting nothing', async () => {
+    const worker = start({ MONGODB_URI: 'mongodb://127.0.0.1:1/' }, ['--prot', '4000']);
+    expect(await worker.exited).to.equal(2);
+    expect(worker.lines.filter((l) => l.trim() !== '')).to.deep.equal(['error: unknown option --prot (see npm start -- --help)']);
+  });
+
+  describe('a mistake in a configuration file stops the start with one line naming it, exit code 78', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-config-'));
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{"currency": "EUR", ');
+    const broadcasts = JSON.parse(readFileSync(new URL('../../config/broadcasts.json', import.meta.url), 'utf8')) as { topics: Record<string, { sessionText: string }> };
+    broadcasts.topics.fallzahlen!.sessionText = 'Neue Zahlen: {cases}, Inzidenz {incidence}';
+    const unknownPlaceholder = join(dir, 'broadcasts.json');
+    writeFileSync(unknownPlaceholder, JSON.stringify(broadcasts));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    for (const [name, env, message] of [
+      ['a missing TOPICS_FILE', { TOPICS_FILE: join(dir, 'missing.json') }, /^error: cannot read topics file .*missing\.json: ENOENT/],
+      ['a broken TOPICS_FILE', { TOPICS_FILE: broken }, /^error: invalid topics file .*broken\.json: not JSON/],
+      ['a missing RATE_CARD_FILE', { RATE_CARD_FILE: join(dir, 'missing.json') }, /^error: cannot read the rate card .*missing\.json: ENOENT/],
+      ['a broken RATE_CARD_FILE', { RATE_CARD_FILE: broken }, /^error: cannot read the rate card .*broken\.json: /],
+      ['an unknown {placeholder} in BROADCASTS_FILE', { BROADCASTS_FILE: unknownPlaceholder }, /^error: invalid .*broadcasts\.json: topics\.fallzahlen\.sessionText: unknown placeholder \{incidence\} \(declared in fields: date, cases, new_cases\)$/],
+    ] as const) {
+      it(name, async () => {
+        const worker = start({ MONGODB_URI: 'mongodb://127.0.0.1:1/', ...env });
+        expect(await worker.exited).to.equal(78);
+        const output = worker.lines.filter((l) => l.trim() !== '');
+        expect(output, output.join('\n')).to.have.length(1);
+        expect(output[0]).to.match(message);
+      });
+    }
+  });
+
+  it('names PORT when the port is in use, exit code 78', async () => {
+    const taken = await occupyPort();
+    try {
+      const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('port-in-use'), PORT: String(taken.port) });
+      expect(await worker.exited).to.equal(78);
+      expect(errorLines(worker)).to.deep.equal([`error: PORT=${taken.port}: the port is already in use on 127.0.0.1 (set PORT to a free port, or 0 to pick one)`]);
+    } finally {
+      taken.server.close();
+    }
+  });
+
+  it('names SANDBOX_PORT when the built-in sandbox cannot have its port, exit code 78', async () => {
+    const taken = await occupyPort();
+    try {
+      const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('sandbox-port-in-use'), SANDBOX_PORT: String(taken.port) });
+      expect(await worker.exited).to.equal(78);
+      expect(errorLines(worker)).to.deep.equal([`error: SANDBOX_PORT=${taken.port}: the port is already in use on 127.0.0.1 (set SANDBOX_PORT to a free port, or 0 to pick one)`]);
+    } finally {
+      taken.server.close();
+    }
+  });
+
+  it('with the built-in sandbox and no HOST, listens on 127.0.0.1 only (the sandbox app secret is public)', async () => {
+    const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('host-default'), HOST: undefined });
+    const url = await worker.url();
+    const port = Number(new URL(url).port);
+    const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (external) expect(await accepts(external.address, port), `reachable on ${external.address}`).to.equal(false);
+    expect(await accepts('127.0.0.1', port)).to.equal(true);
+    const line = worker.lines.find((l) => l.includes('worker listening on')) ?? '';
+    expect((JSON.parse(line) as { listening?: string }).listening).to.equal('127.0.0.1 only');
+  });
 });
 
 describe('npm start without MONGODB_URI: the local database server', function () {
@@ -118,4 +218,5 @@ describe('npm start without MONGODB_URI: the local database server', function ()
     await waitFor('the shared server to stop with its last user', () => !isProcessAlive(state.pid), 15_000);
     expect(existsSync(stateFile)).to.equal(false);
   });
+
 });

@@ -26,6 +26,14 @@ describe('config', () => {
     expect(config.whatsapp.apiVersion).to.equal('v25.0');
   });
 
+  it('listens on 127.0.0.1 with the built-in sandbox and on every interface with a real API, unless HOST says otherwise', () => {
+    const real = { WHATSAPP_API_BASE: 'https://graph.facebook.com', WHATSAPP_TOKEN: 't', WHATSAPP_APP_SECRET: 's', WHATSAPP_VERIFY_TOKEN: 'v', SUPPRESSION_KEY: 'a-real-suppression-key' };
+    expect(loadConfig({}).http.host).to.equal('127.0.0.1');
+    expect(loadConfig(real).http.host).to.equal('0.0.0.0');
+    expect(loadConfig({ HOST: '0.0.0.0' }).http.host).to.equal('0.0.0.0');
+    expect(loadConfig({ ...real, HOST: '10.0.0.5' }).http.host).to.equal('10.0.0.5');
+  });
+
   it('is frozen all the way down', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).to.equal(true);
