@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { isProcessAlive } from '../../src/store/server/processes.js';
 import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
+import { startUnreapedServer, type UnreapedServer } from '../support/unreaped-server.js';
 import { spawnWorker, type WorkerProcess } from '../support/worker-process.js';
 
 async function healthStatus(url: string): Promise<number> {
@@ -208,15 +209,56 @@ describe('npm start without MONGODB_URI: the local database server', function ()
     expect(state.users).to.have.members([a.child.pid, b.child.pid]);
     expect(isProcessAlive(state.pid)).to.equal(true);
 
+    let sent = Date.now();
     a.child.kill('SIGTERM');
     expect(await a.exited).to.equal(0);
+    expect(Date.now() - sent, 'time for the first worker to stop').to.be.below(5000);
     expect(isProcessAlive(state.pid), 'server still running for the other worker').to.equal(true);
     expect(await healthStatus(urlB)).to.equal(200);
 
+    sent = Date.now();
     b.child.kill('SIGTERM');
     expect(await b.exited).to.equal(0);
+    expect(Date.now() - sent, 'time for the last worker to stop').to.be.below(5000);
     await waitFor('the shared server to stop with its last user', () => !isProcessAlive(state.pid), 15_000);
     expect(existsSync(stateFile)).to.equal(false);
   });
 
+  describe('the last worker out stops a server it did not start', () => {
+    let server: UnreapedServer | undefined;
+    let ownDir: string;
+    beforeEach(() => {
+      ownDir = mkdtempSync(join(tmpdir(), 'optin-unreaped-'));
+    });
+    afterEach(() => {
+      server?.dispose();
+      rmSync(ownDir, { recursive: true, force: true });
+    });
+
+    // The server's parent is gone or does not reap it (a container without an init): once it has
+    // exited it is a zombie until someone reaps it, and the worker must not wait for that.
+    for (const busy of [false, true]) {
+      it(`${busy ? 'while draining inbound messages' : 'idle'}: stops well inside SHUTDOWN_TIMEOUT_MS, stops the server and leaves no server.json`, async () => {
+        server = await startUnreapedServer(ownDir);
+        const worker = spawnWorker({ MONGODB_URI: undefined, LOCAL_DB_DIR: ownDir, MONGODB_DB: 'local_unreaped_test', SHUTDOWN_TIMEOUT_MS: '10000' });
+        running.push(worker);
+        await worker.url(60_000);
+        expect((JSON.parse(readFileSync(server.stateFile, 'utf8')) as { users: number[] }).users).to.deep.equal([worker.child.pid]);
+        if (busy) {
+          const sandbox = /WhatsApp sandbox listening on (http:\/\/[\d.:]+)/.exec(worker.lines.join('\n'))?.[1] ?? '';
+          const inbound = Array.from({ length: 40 }, (_, i) =>
+            fetch(`${sandbox}/_sandbox/inbound`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: `4915112${String(300000 + i)}`, text: 'Fallzahlen' }) }).catch(() => undefined));
+          await waitFor('the first inbound message to be handled', () => worker.lines.some((l) => l.includes('inbound handled')), 30_000);
+          void Promise.all(inbound);
+        }
+        const sent = Date.now();
+        worker.child.kill('SIGTERM');
+        expect(await worker.exited, worker.lines.slice(-3).join('\n')).to.equal(0);
+        expect(Date.now() - sent, 'time to stop').to.be.below(5000);
+        expect(worker.lines.join('\n')).not.to.include('graceful stop took longer');
+        expect(['Z', 'gone'], `server process state ${server.state()}`).to.include(server.state());
+        expect(existsSync(server.stateFile), 'server.json still lists the stopped worker').to.equal(false);
+      });
+    }
+  });
 });
