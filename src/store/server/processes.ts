@@ -33,12 +33,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Whether a process runs. A zombie (exited, not yet reaped by its parent: a detached server
+ * whose parent died, in a container whose PID 1 reaps late or never) answers signal 0 like a
+ * live process, but it serves nothing and cannot be killed: on Linux it counts as gone.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // /proc/<pid>/stat: "pid (command) state ...": the command may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no /proc (not Linux), or the process is gone meanwhile
   }
 }
 
