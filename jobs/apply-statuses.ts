@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 /** Applies stored status webhooks nobody applied (the worker that stored them normally did at once). */
 export const applyStatusesJob: JobDefinition<Record<string, never>, AppDeps> = {

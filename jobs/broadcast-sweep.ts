@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 /**
  * Keeps every broadcast moving to an end: sends still in flight after DELIVERY_UNKNOWN_AFTER_MS

@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

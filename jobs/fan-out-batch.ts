@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 /**
  * Sends one batch of a broadcast. Runs again when retries are due later; a restart resumes

@@ -3,7 +3,7 @@ import { applyStatusesJob } from './apply-statuses.js';
 import { broadcastSweepJob } from './broadcast-sweep.js';
 import { cleanupWebhookEventsJob } from './cleanup-webhook-events.js';
 import { fanOutBatchJob } from './fan-out-batch.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition, JobSet } from '../src/app/job-definition.js';
 import { planBroadcastJob } from './plan-broadcast.js';
 import { processInboundJob } from './process-inbound.js';
 
@@ -19,3 +19,6 @@ export const RECURRING: readonly { name: string; every: string }[] = [
   { name: broadcastSweepJob.name, every: '15 seconds' },
   { name: cleanupWebhookEventsJob.name, every: '1 hour' },
 ];
+
+/** What `startWorker` takes: every job and the recurring schedule. */
+export const WORKER_JOBS: JobSet<AppDeps> = { jobs: JOBS, recurring: RECURRING };

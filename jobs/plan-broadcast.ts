@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 /** Splits a new broadcast into key-range batches and schedules a fan-out job for each. Safe to repeat. */
 export const planBroadcastJob: JobDefinition<{ broadcastId: string }, AppDeps> = {

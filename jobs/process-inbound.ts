@@ -1,5 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobDefinition } from '../src/app/job-definition.js';
 
 /**
  * Sweeps up inbound messages nobody handled: the webhook normally starts their handling at

@@ -4,6 +4,7 @@ import { createLogger, type RootLogger } from '../src/app/logger.js';
 import { systemClock } from '../src/app/system-clock.js';
 import { startWorker } from '../src/app/worker.js';
 import { runCommand } from './cli/run-command.js';
+import { WORKER_JOBS } from '../jobs/index.js';
 
 const HELP = `Usage: npm start
 
@@ -29,7 +30,7 @@ runCommand({ name: 'npm start', help: HELP, flags: {} }, async () => {
     pii: config.log.pii,
     defaultMeta: { service: 'worker', pid: process.pid },
   });
-  const worker = await startWorker(config, logger, systemClock);
+  const worker = await startWorker(config, logger, systemClock, WORKER_JOBS);
   // Runs until a signal has stopped everything. Agenda 6 leaves a timer per job run
   // (lockLifetime / 2) that would hold the process open afterwards: the command then exits.
   return new Promise<number>((resolve) => {

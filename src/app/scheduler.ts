@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Agenda, type Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import type { Db } from 'mongodb';
-import type { JobDefinition } from '../../jobs/job-definition.js';
+import type { JobDefinition } from './job-definition.js';
 import { backoff, DEFAULT_BACKOFF } from '../domain/backoff.js';
 import type { Logger } from './logger.js';
 

@@ -1,5 +1,4 @@
 import type { Config } from '../../config/index.js';
-import { JOBS, RECURRING } from '../../jobs/index.js';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
@@ -15,6 +14,7 @@ import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.j
 import type { AppDeps } from './deps.js';
 import { FanOut } from './fan-out.js';
 import { InboundProcessor } from './inbound-processor.js';
+import type { JobSet } from './job-definition.js';
 import { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
@@ -67,7 +67,7 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Pr
  * sandbox when no API is configured), scheduler, HTTP. If a step fails, what was already
  * started is stopped again before the error is rethrown.
  */
-export async function startWorker(config: Config, logger: Logger, clock: Clock): Promise<Worker> {
+export async function startWorker(config: Config, logger: Logger, clock: Clock, jobSet: JobSet<AppDeps>): Promise<Worker> {
   const releasers = new Releasers(logger);
   try {
     const content = loadContentConfig(config); // a mistake in a configuration file stops the start before anything runs
@@ -97,7 +97,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
       logger: logger.child({ scope: 'jobs' }),
       pollIntervalMs: config.jobs.pollIntervalMs,
       lockLifetimeMs: config.jobs.lockLifetimeMs,
-      jobs: JOBS,
+      jobs: jobSet.jobs,
     });
     // Registered at once: Agenda connects its backend from its constructor, and the database
     // connection may only close after that (stop waits for it, and for running jobs once started).
@@ -129,13 +129,17 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock):
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
     await started.start();
-    for (const { name, every } of RECURRING) await started.agenda.every(every, name);
+    for (const { name, every } of jobSet.recurring) await started.agenda.every(every, name);
     releasers.add('inbound and status handling', async () => {
       await inbound.stop();
       await statuses.stop();
     });
 
-    const ingest = new WebhookIngest(services.contacts, services.events, clock, (stored) => statuses.accept(stored));
+    const ingest = new WebhookIngest(
+      services.contacts, services.events, clock,
+      { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
+      (stored) => statuses.accept(stored),
+    );
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
     registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs });
     registerMetricsRoutes(http, metrics);

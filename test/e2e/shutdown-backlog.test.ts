@@ -8,6 +8,7 @@ import { seedSubscribers } from '../support/seed.js';
 import { captureLogger, EXTERNAL_API_CREDENTIALS, testConfig } from '../support/test-config.js';
 import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
+import { WORKER_JOBS } from '../../jobs/index.js';
 
 const MESSAGES = 120;
 const waIdFor = (i: number): string => `4915113${String(i).padStart(6, '0')}`;
@@ -42,7 +43,7 @@ describe('shutdown with a backlog', function () {
   it('stops without working off the backlog, and the next worker answers each of the rest exactly once', async () => {
     const { api, config } = await slowSandbox(dbName);
     const { logger } = captureLogger('warn');
-    const first = await startWorker(config, logger, systemClock);
+    const first = await startWorker(config, logger, systemClock, WORKER_JOBS);
     started.push(first);
     api.setWebhookUrl(`${first.url}/webhooks/whatsapp`);
     const inbound = first.deps.db.collection(INBOUND);
@@ -60,7 +61,7 @@ describe('shutdown with a backlog', function () {
     expect(stopMs, 'a shutdown waits for the message in hand only').to.be.below(5000);
     expect(answeredByFirst, 'messages answered before the stop').to.be.below(MESSAGES);
 
-    const second = await startWorker(config, logger, systemClock);
+    const second = await startWorker(config, logger, systemClock, WORKER_JOBS);
     started.push(second);
     api.setWebhookUrl(`${second.url}/webhooks/whatsapp`);
     await waitFor('the second worker to answer the rest', async () => (await second.deps.db.collection(INBOUND).countDocuments({ state: 'done' })) === MESSAGES, 60_000);
@@ -73,7 +74,7 @@ describe('shutdown with a backlog', function () {
     const subscribers = 300;
     const { api, config } = await slowSandbox(fanOutDbName);
     const { logger } = captureLogger('warn');
-    const first = await startWorker(config, logger, systemClock);
+    const first = await startWorker(config, logger, systemClock, WORKER_JOBS);
     started.push(first);
     api.setWebhookUrl(`${first.url}/webhooks/whatsapp`);
     await seedSubscribers(first.deps.db, { count: subscribers, from: 20_000_000 });
@@ -89,7 +90,7 @@ describe('shutdown with a backlog', function () {
     expect(stopMs, 'a shutdown waits for the chunk in hand only').to.be.below(5000);
     expect(sentByFirst, 'messages sent before the stop').to.be.below(subscribers);
 
-    const second = await startWorker(config, logger, systemClock);
+    const second = await startWorker(config, logger, systemClock, WORKER_JOBS);
     started.push(second);
     api.setWebhookUrl(`${second.url}/webhooks/whatsapp`);
     const report = await waitFor('the second worker to finish the broadcast', async () => {

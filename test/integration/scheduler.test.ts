@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { JobDefinition } from '../../jobs/job-definition.js';
+import type { JobDefinition } from '../../src/app/job-definition.js';
 import { createScheduler, JOBS_COLLECTION, type Scheduler } from '../../src/app/scheduler.js';
 import { PermanentError, TransientError } from '../../src/domain/errors.js';
 import { captureLogger } from '../support/test-config.js';

@@ -6,6 +6,7 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 import { captureLogger, testConfig } from '../support/test-config.js';
 import { dropTestDatabase, testDatabaseName, testServer } from '../support/test-server.js';
 import { waitFor } from '../support/wait-for.js';
+import { WORKER_JOBS } from '../../jobs/index.js';
 
 interface Health {
   status: string;
@@ -23,7 +24,7 @@ describe('worker: health and metrics over HTTP', function () {
   const dbName = testDatabaseName(import.meta.url);
 
   before(async () => {
-    worker = await startWorker(testConfig({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName }), captureLogger('warn').logger, systemClock);
+    worker = await startWorker(testConfig({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName }), captureLogger('warn').logger, systemClock, WORKER_JOBS);
   });
 
   after(async () => {
@@ -89,6 +90,7 @@ describe('worker: health while the database is gone', function () {
       testConfig({ MONGODB_URI: uri, MONGODB_DB: dbName, HEALTH_DB_TIMEOUT_MS: '1000' }),
       captureLogger('error').logger,
       systemClock,
+      WORKER_JOBS,
     );
   });
 

@@ -4,6 +4,7 @@ import type { Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { signBody } from '../../src/whatsapp/webhook-signature.js';
 import { captureLogger, testConfig } from './test-config.js';
 import { dropTestDatabase, testDatabaseName, testServer } from './test-server.js';
+import { WORKER_JOBS } from '../../jobs/index.js';
 
 /** 2025-03-10T12:00:00Z: the time of the Meta-format fixtures in meta-webhooks.ts. */
 export const FIXTURE_TIME = new Date(1741608000 * 1000);
@@ -29,7 +30,7 @@ export function useWorker(fileUrl: string, overrides: Record<string, string> = {
   const config = () => testConfig({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName, SANDBOX_MPS: '0', ...overrides });
   before(async function () {
     this.timeout(60_000);
-    worker = await startWorker(config(), logger, clock);
+    worker = await startWorker(config(), logger, clock, WORKER_JOBS);
   });
   after(async function () {
     this.timeout(60_000);

@@ -1,4 +1,4 @@
-import type { Logger } from '../src/domain/logger.js';
+import type { Logger } from '../domain/logger.js';
 
 /** What a job handler gets besides its data: a logger scoped to the run, and the app's deps. */
 export interface JobContext<Deps> {
@@ -29,4 +29,14 @@ export interface JobDefinition<Data, Deps> {
   /** Retries allowed after a transient failure. */
   maxRetries?: number;
   handle(data: Data, ctx: JobContext<Deps>): Promise<void>;
+}
+
+/**
+ * The jobs a worker runs, handed to `startWorker` by the entry point (jobs/index.ts), so that
+ * the wiring in src/app does not import the jobs that import it. Recurring jobs keep one
+ * document per name in Agenda, so several workers schedule each once.
+ */
+export interface JobSet<Deps> {
+  jobs: readonly JobDefinition<never, Deps>[];
+  recurring: readonly { name: string; every: string }[];
 }
