@@ -1,6 +1,7 @@
 import type { Config } from '../../config/index.js';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
+import type { RateCard } from '../domain/pricing.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
@@ -47,7 +48,7 @@ function listenError(err: unknown, variable: 'PORT' | 'SANDBOX_PORT', host: stri
   return err;
 }
 
-async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Promise<Sandbox> {
+async function startSandboxFor(config: Config, clock: Clock, logger: Logger, rateCard: RateCard): Promise<Sandbox> {
   return startSandbox({
     clock,
     port: config.sandbox.port,
@@ -56,6 +57,7 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger): Pr
     appSecret: config.whatsapp.appSecret,
     mps: config.sandbox.mps,
     outsideWindow: config.sandbox.outsideWindow,
+    rateCard,
     logger: logger.child({ scope: 'sandbox' }),
   }).catch((err: unknown) => {
     throw listenError(err, 'SANDBOX_PORT', '127.0.0.1', config.sandbox.port);
@@ -81,7 +83,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
 
     let sandbox: Sandbox | undefined;
     if (config.whatsapp.apiBase === undefined) {
-      const started = await startSandboxFor(config, clock, logger);
+      const started = await startSandboxFor(config, clock, logger, content.rateCard);
       sandbox = started;
       releasers.add('whatsapp sandbox', () => started.stop());
       logger.info(`WhatsApp sandbox listening on ${started.url} (simulate a contact: POST ${started.url}/_sandbox/inbound)`);

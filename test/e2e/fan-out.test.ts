@@ -115,10 +115,11 @@ describe('fan-out end to end: session inside the window, template outside, skip 
     }, 20_000);
     const report = await broadcastReport(services(), broadcast.id);
     expect(report.byKind).to.deep.equal({ session: 2, template: 2 }); // the late writer is inside the window now
-    // The rate card charges everything at the utility rate since 2026-10-01; the sandbox reports
-    // Meta's 2025 model (in-window messages free), so only the template outside the window is billable.
+    // The rate card charges messages inside the window at the utility rate since 2026-10-01, and
+    // the sandbox reports by the same dated rules: every message is billable, and what Meta
+    // reports is what was estimated.
     expect(report.cost.estimated).to.be.closeTo(4 * 0.0456, 1e-9);
-    expect(report.cost.billableMessages).to.equal(1);
-    expect(report.cost.reported).to.be.closeTo(0.0456, 1e-9);
+    expect(report.cost.billableMessages).to.equal(4);
+    expect(report.cost.reported).to.be.closeTo(report.cost.estimated, 1e-9);
   });
 });

@@ -42,7 +42,7 @@ describe('sandbox: webhooks to the worker', () => {
 
   it('signs every webhook with the app secret: it verifies with that secret and fails with another', async () => {
     const sandbox = await sandboxWith();
-    const { delivered } = await sandbox.inbound({ from: '4915300000001', text: 'Hallo' });
+    const { delivered } = await sandbox.inbound({ from: '4915200000001', text: 'Hallo' });
     expect(delivered).to.equal(true);
     const [hook] = receiver.received;
     expect(hook).to.not.equal(undefined);
@@ -54,22 +54,34 @@ describe('sandbox: webhooks to the worker', () => {
 
   it('sends sent, delivered and read statuses echoing the callback data, with pricing', async () => {
     const sandbox = await sandboxWith({ statuses: { sentDelayMs: 5, deliveredDelayMs: 5, readDelayMs: 5, readProbability: 1, skipDeliveredProbability: 0 } });
-    await sandbox.inbound({ from: '4915300000002', text: 'Hallo' });
-    const answer = await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000002', 'Neue Zahlen', 'delivery-42'));
+    await sandbox.inbound({ from: '4915200000002', text: 'Hallo' });
+    const answer = await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000002', 'Neue Zahlen', 'delivery-42'));
     const wamid = answer.body.messages?.[0]?.id;
     const statuses = await waitFor('three statuses', () => (receiver.statuses().length >= 3 ? receiver.statuses() : undefined));
     expect(statuses.map((s) => s.status)).to.deep.equal(['sent', 'delivered', 'read']);
     for (const s of statuses) {
-      expect(s).to.include({ id: wamid, recipient_id: '4915300000002', biz_opaque_callback_data: 'delivery-42', timestamp: String(T.getTime() / 1000) });
+      expect(s).to.include({ id: wamid, recipient_id: '4915200000002', biz_opaque_callback_data: 'delivery-42', timestamp: String(T.getTime() / 1000) });
       expect(s.pricing).to.deep.equal({ billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' });
     }
     expect(receiver.received[1]?.body.entry[0]?.changes[0]?.value.metadata).to.deep.equal({ display_phone_number: '15550000001', phone_number_id: ID });
     await waitFor('the final status in /_sandbox/messages', () => sandbox.messages()[0]?.status === 'read');
   });
 
+  it('prices by the rate card\'s dated rules: from 2026-10-01 a message inside the window is charged at the utility rate', async () => {
+    clock.set(new Date('2026-11-02T08:00:00.000Z'));
+    const sandbox = await sandboxWith({ statuses: { sentDelayMs: 5, deliveredProbability: 0, readProbability: 0 } });
+    await sandbox.inbound({ from: '4915200000005', text: 'Hallo' });
+    await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000005', 'Neue Zahlen', 'in-window-session'));
+    await postMessage(sandbox.url, ID, TOKEN, templateBody('4915200000005', 'hello_world', 'en_US', 'in-window-utility'));
+    const statuses = await waitFor('two sent statuses', () => (receiver.statuses().length >= 2 ? receiver.statuses() : undefined));
+    const byCallback = new Map(statuses.map((s) => [s.biz_opaque_callback_data, s.pricing]));
+    expect(byCallback.get('in-window-session')).to.deep.equal({ billable: true, pricing_model: 'PMP', type: 'regular', category: 'service' });
+    expect(byCallback.get('in-window-utility')).to.deep.equal({ billable: true, pricing_model: 'PMP', type: 'regular', category: 'utility' });
+  });
+
   it('prices a marketing template as regular and can skip delivered when a message is read at once', async () => {
     const sandbox = await sandboxWith({ statuses: { sentDelayMs: 5, deliveredDelayMs: 5, readDelayMs: 5, readProbability: 1, skipDeliveredProbability: 1 } });
-    await postMessage(sandbox.url, ID, TOKEN, templateBody('4915300000003', 'still_interested', 'de', 'tpl-1'));
+    await postMessage(sandbox.url, ID, TOKEN, templateBody('4915200000003', 'still_interested', 'de', 'tpl-1'));
     const statuses = await waitFor('two statuses', () => (receiver.statuses().length >= 2 ? receiver.statuses() : undefined));
     expect(statuses.map((s) => s.status)).to.deep.equal(['sent', 'read']);
     expect(statuses[0]?.pricing).to.deep.equal({ billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' });
@@ -77,7 +89,7 @@ describe('sandbox: webhooks to the worker', () => {
 
   it('batches several due statuses into one POST', async () => {
     const sandbox = await sandboxWith({ statuses: { sentDelayMs: 100, deliveredProbability: 0, readProbability: 0, batchWindowMs: 100 } });
-    await Promise.all([1, 2, 3, 4, 5].map((i) => postMessage(sandbox.url, ID, TOKEN, templateBody(`491530000010${i}`, 'hello_world', 'en_US', `b-${i}`))));
+    await Promise.all([1, 2, 3, 4, 5].map((i) => postMessage(sandbox.url, ID, TOKEN, templateBody(`491520000010${i}`, 'hello_world', 'en_US', `b-${i}`))));
     await waitFor('five sent statuses', () => receiver.statuses().length >= 5);
     expect(receiver.received).to.have.length(1);
     expect(receiver.statuses().map((s) => s.biz_opaque_callback_data).sort()).to.deep.equal(['b-1', 'b-2', 'b-3', 'b-4', 'b-5']);
@@ -85,7 +97,7 @@ describe('sandbox: webhooks to the worker', () => {
 
   it('can refuse outside the window as a failed status (131047) instead of an error', async () => {
     const sandbox = await sandboxWith({ outsideWindow: 'failed-status', statuses: { sentDelayMs: 5 } });
-    const answer = await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000004', 'zu spät', 'late-1'));
+    const answer = await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000004', 'zu spät', 'late-1'));
     expect(answer.status).to.equal(200);
     const [failed] = await waitFor('a failed status', () => (receiver.statuses().length >= 1 ? receiver.statuses() : undefined));
     expect(failed).to.include({ status: 'failed', id: answer.body.messages?.[0]?.id, biz_opaque_callback_data: 'late-1' });
@@ -95,8 +107,8 @@ describe('sandbox: webhooks to the worker', () => {
 
   it('delivers a forced error as a failed status after sent when asked to', async () => {
     const sandbox = await sandboxWith({ statuses: { sentDelayMs: 5, deliveredDelayMs: 5 } });
-    sandbox.setContact({ phone: '4915300000005', forceError: { code: 131049, via: 'status', times: 1 } });
-    expect((await postMessage(sandbox.url, ID, TOKEN, templateBody('4915300000005'))).status).to.equal(200);
+    sandbox.setContact({ phone: '4915200000005', forceError: { code: 131049, via: 'status', times: 1 } });
+    expect((await postMessage(sandbox.url, ID, TOKEN, templateBody('4915200000005'))).status).to.equal(200);
     const statuses = await waitFor('sent and failed', () => (receiver.statuses().length >= 2 ? receiver.statuses() : undefined));
     expect(statuses.map((s) => [s.status, s.errors?.[0]?.code])).to.deep.equal([['sent', undefined], ['failed', 131049]]);
   });
@@ -104,32 +116,32 @@ describe('sandbox: webhooks to the worker', () => {
   describe('inbound simulation', () => {
     it('a text opens the window and arrives as a Meta messages webhook', async () => {
       const sandbox = await sandboxWith();
-      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000006'))).body.error?.code).to.equal(131047);
-      const result = await sandboxCall<{ id: string; delivered: boolean }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: '+4915300000006', text: 'START', name: 'Ada' });
+      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000006'))).body.error?.code).to.equal(131047);
+      const result = await sandboxCall<{ id: string; delivered: boolean }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: '+4915200000006', text: 'START', name: 'Ada' });
       expect(result.body.delivered).to.equal(true);
       const body = receiver.received[0]?.body;
       expect(body?.object).to.equal('whatsapp_business_account');
       expect(body?.entry[0]?.changes[0]?.field).to.equal('messages');
       const value = body?.entry[0]?.changes[0]?.value;
-      expect(value?.contacts).to.deep.equal([{ profile: { name: 'Ada' }, wa_id: '4915300000006' }]);
-      expect(value?.messages).to.deep.equal([{ from: '4915300000006', id: result.body.id, timestamp: String(T.getTime() / 1000), type: 'text', text: { body: 'START' } }]);
-      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000006'))).status).to.equal(200);
+      expect(value?.contacts).to.deep.equal([{ profile: { name: 'Ada' }, wa_id: '4915200000006' }]);
+      expect(value?.messages).to.deep.equal([{ from: '4915200000006', id: result.body.id, timestamp: String(T.getTime() / 1000), type: 'text', text: { body: 'START' } }]);
+      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000006'))).status).to.equal(200);
     });
 
     it('a reply-button tap and a template quick-reply tap arrive in their Meta shapes', async () => {
       const sandbox = await sandboxWith();
-      await sandbox.inbound({ from: '4915300000007', button: { id: 'keep', title: 'Ja, weiter' }, context: 'wamid.NUDGE' });
-      await sandbox.inbound({ from: '4915300000007', payload: 'stop', text: 'Stop', timestamp: T.getTime() / 1000 - 60 });
+      await sandbox.inbound({ from: '4915200000007', button: { id: 'keep', title: 'Ja, weiter' }, context: 'wamid.NUDGE' });
+      await sandbox.inbound({ from: '4915200000007', payload: 'stop', text: 'Stop', timestamp: T.getTime() / 1000 - 60 });
       const [button, payload] = receiver.received.map((r) => r.body.entry[0]?.changes[0]?.value.messages?.[0]);
       expect(button).to.deep.include({ type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: 'keep', title: 'Ja, weiter' } }, context: { from: '15550000001', id: 'wamid.NUDGE' } });
       expect(payload).to.deep.include({ type: 'button', button: { payload: 'stop', text: 'Stop' }, timestamp: String(T.getTime() / 1000 - 60) });
-      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000007'))).status).to.equal(200);
+      expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000007'))).status).to.equal(200);
     });
 
     it('reports an undelivered webhook and retries it', async () => {
       const sandbox = await sandboxWith();
       receiver.status = 500;
-      const { delivered } = await sandbox.inbound({ from: '4915300000008', text: 'x' });
+      const { delivered } = await sandbox.inbound({ from: '4915200000008', text: 'x' });
       expect(delivered).to.equal(false);
       receiver.status = 200;
       await waitFor('the retried webhook', () => sandbox.webhookStats.delivered === 1);
@@ -138,17 +150,17 @@ describe('sandbox: webhooks to the worker', () => {
 
     it('takes a webhook URL set after start', async () => {
       const sandbox = await sandboxWith({ webhookUrl: undefined });
-      expect((await sandbox.inbound({ from: '4915300000009', text: 'x' })).delivered).to.equal(false);
+      expect((await sandbox.inbound({ from: '4915200000009', text: 'x' })).delivered).to.equal(false);
       expect((await sandboxCall(sandbox.url, 'PUT', '/_sandbox/webhook', { url: receiver.url })).status).to.equal(200);
-      expect((await sandbox.inbound({ from: '4915300000009', text: 'y' })).delivered).to.equal(true);
+      expect((await sandbox.inbound({ from: '4915200000009', text: 'y' })).delivered).to.equal(true);
     });
   });
 
   it('stop() clears planned statuses and pending retries', async () => {
     const sandbox = await sandboxWith({ statuses: { sentDelayMs: 600_000 } });
     receiver.status = 503;
-    await sandbox.inbound({ from: '4915300000010', text: 'x' });
-    await postMessage(sandbox.url, ID, TOKEN, textBody('4915300000010'));
+    await sandbox.inbound({ from: '4915200000010', text: 'x' });
+    await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000010'));
     expect(sandbox.pendingStatuses).to.be.greaterThan(0);
     await sandbox.stop();
     expect(sandbox.pendingStatuses).to.equal(0);

@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyReply } from 'fastify';
 import type { Logger } from '../../domain/logger.js';
+import { loadRateCard } from '../../../config/broadcasts.js';
 import type { Clock } from '../../domain/clock.js';
+import type { RateCard } from '../../domain/pricing.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
 import { contactInput, describeIssue, inboundContent, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';
 import { metaError } from './error-catalog.js';
@@ -12,6 +15,9 @@ import { DEFAULT_STATUS_OPTIONS, StatusWebhooks, type StatusOptions } from './st
 import type { PairRate } from './rate-limits.js';
 import { inboundWebhook, type BusinessIdentity } from './webhook-payloads.js';
 import { WebhookSender } from './webhook-sender.js';
+
+/** The project's rate card, for a sandbox started without one. */
+const DEFAULT_RATE_CARD = fileURLToPath(new URL('../../../config/rate-card.json', import.meta.url));
 
 export interface SandboxOptions {
   /** Time for windows, limits and webhook timestamps. */
@@ -39,6 +45,8 @@ export interface SandboxOptions {
   seed?: number;
   /** Free-form send outside the window: `error` answers 131047 (default), `failed-status` accepts it and sends a `failed` status. */
   outsideWindow?: 'error' | 'failed-status';
+  /** The pricing its status webhooks report, by dated period; default: the project's config/rate-card.json. */
+  rateCard?: RateCard;
   statuses?: Partial<StatusOptions>;
   /** Default: DEFAULT_TEMPLATES. */
   templates?: readonly ApprovedTemplate[];
@@ -84,6 +92,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     webhooksOn: () => sender.url !== undefined,
     failureRate: options.failureRate ?? 0,
     outsideWindow: options.outsideWindow ?? 'error',
+    rateCard: options.rateCard ?? loadRateCard(DEFAULT_RATE_CARD),
   };
   const stopping = new AbortController();
   const bearer = `Bearer ${options.token}`;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../domain/clock.js';
+import { ratePeriodFor, type RateCard } from '../../domain/pricing.js';
 import { checkTemplate, type ApprovedTemplate } from './approved-templates.js';
 import { metaError } from './error-catalog.js';
 import { readableBody, templateParams, validateMessageRequest, type MessageRequest } from './request-validation.js';
@@ -19,6 +20,8 @@ export interface SendContext {
   failureRate: number;
   /** `error`: 131047 at once; `failed-status`: accepted, then a `failed` status with 131047. */
   outsideWindow: 'error' | 'failed-status';
+  /** The dated pricing rules the status webhooks report by (the worker's own rate card). */
+  rateCard: RateCard;
 }
 
 export interface SendOutcome {
@@ -94,7 +97,7 @@ function accepted(ctx: SendContext, request: MessageRequest, waId: string, nowMs
     body: readableBody(request),
     acceptedAt: new Date(nowMs),
     status: 'accepted',
-    pricing: pricing(template, windowOpen),
+    pricing: pricing(ctx.rateCard, `+${waId}`, new Date(nowMs), template, windowOpen),
   };
   if (request.biz_opaque_callback_data !== undefined) message.callbackData = request.biz_opaque_callback_data;
   if (request.type === 'template') {
@@ -104,10 +107,20 @@ function accepted(ctx: SendContext, request: MessageRequest, waId: string, nowMs
   return message;
 }
 
-/** Per-message pricing (since 2025-07): templates are charged, except utility inside an open window. */
-function pricing(template: ApprovedTemplate | undefined, windowOpen: boolean): Pricing {
-  if (!template) return { billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' };
+/**
+ * Per-message pricing as Meta reports it in status webhooks, by the rate card's period for the
+ * contact's country at that moment: templates are charged, except a utility template inside an
+ * open window while that is free; a free-form (service) message inside the window is free, or
+ * charged at the utility rate (`regular`) in a period that charges it (from 2026-10-01).
+ */
+function pricing(card: RateCard, phone: string, at: Date, template: ApprovedTemplate | undefined, windowOpen: boolean): Pricing {
+  const period = ratePeriodFor(card, phone, at);
+  const charged = (inWindowRule: 'free' | 'utility' | undefined): boolean => inWindowRule === 'utility';
+  if (!template) {
+    const billable = windowOpen && charged(period?.sessionInWindow);
+    return { billable, pricing_model: 'PMP', type: billable ? 'regular' : 'free_customer_service', category: 'service' };
+  }
   const category = template.category.toLowerCase() as Pricing['category'];
-  const free = category === 'utility' && windowOpen;
+  const free = category === 'utility' && windowOpen && !charged(period?.utilityTemplateInWindow);
   return { billable: !free, pricing_model: 'PMP', type: free ? 'free_customer_service' : 'regular', category };
 }
