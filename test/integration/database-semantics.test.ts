@@ -26,22 +26,16 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: nu
   throw new Error('expected the operation to fail, it succeeded');
 }
 
-/** `n` clients of their own, like separate worker processes; closed by `closeAll`. */
-async function openClients(uri: string, n: number): Promise<MongoClient[]> {
-  return Promise.all(Array.from({ length: n }, () => new MongoClient(uri).connect()));
-}
-const closeAll = (clients: MongoClient[]): Promise<void[]> => Promise.all(clients.map((c) => c.close()));
-
 describe('database semantics the worker relies on', function () {
   const database = useTestDatabase(import.meta.url);
   let clients: MongoClient[] = [];
   let dbs: Db[] = [];
 
   before(async () => {
-    clients = await openClients(database.uri, 5);
+    clients = await Promise.all([0, 1, 2, 3, 4].map(() => new MongoClient(database.uri).connect()));
     dbs = clients.map((c) => c.db(database.name));
   });
-  after(() => closeAll(clients));
+  after(() => Promise.all(clients.map((c) => c.close())));
   /** The collection as the k-th of several concurrent workers sees it (over 5 connections). */
   const worker = (k: number, name: string) => dbs[k % dbs.length]!.collection<Loose>(name);
 
@@ -108,10 +102,10 @@ describe('database semantics the worker relies on', function () {
       expect(await docs.findOne({ _id: 'm' })).to.deep.equal({ _id: 'm', at: new Date(2000), gone: new Date(500), rank: 99 });
     });
 
-    it('an upsert with $setOnInsert, $max and $set inserts once and afterwards only updates', async () => {
+    it('an upsert with $setOnInsert, $max and $set inserts once and afterwards only updates (write concern majority)', async () => {
       const contacts = database.db.collection<Loose>('contacts');
       const update = (at: number, s: number) => ({ $max: { lastInboundAt: new Date(at) }, $set: { sentSinceReply: s }, $setOnInsert: { status: 'active', subscriptions: {}, createdAt: new Date(at) } });
-      const first = await contacts.updateOne({ _id: '+4915100' }, update(5000, 0), { upsert: true });
+      const first = await contacts.updateOne({ _id: '+4915100' }, update(5000, 0), { upsert: true, writeConcern: { w: 'majority', wtimeoutMS: 5000 } });
       const second = await contacts.updateOne({ _id: '+4915100' }, update(1000, 2), { upsert: true });
       expect([first.upsertedCount, second.upsertedCount, second.matchedCount]).to.deep.equal([1, 0, 1]);
       expect(await contacts.findOne({ _id: '+4915100' })).to.deep.equal({ _id: '+4915100', lastInboundAt: new Date(5000), sentSinceReply: 2, status: 'active', subscriptions: {}, createdAt: new Date(5000) });
@@ -288,10 +282,18 @@ describe('database semantics the worker relies on', function () {
       expect(await own.listCollections().toArray()).to.deep.equal([]);
     });
 
-    it('a unique index over existing duplicates is refused with E11000', async () => {
+    it('a unique index over existing duplicates is refused with E11000; a non-unique one is filled', async () => {
       const docs = database.db.collection<Loose>('idx_dups');
-      await docs.insertMany([{ d: 1 }, { d: 1 }]);
+      await docs.insertMany(Array.from({ length: 1000 }, (_, i) => ({ d: i % 500 })));
       expect((await rejection(docs.createIndex({ d: 1 }, { name: 'd_unique', unique: true }))).code).to.equal(11000);
+      await docs.createIndex({ d: 1 }, { name: 'd_plain' });
+      const stats = await database.db.command({ collStats: 'idx_dups' });
+      // Differs: mongo-java-server implements only unique indexes; a non-unique one stays empty
+      // (and is not reported under MongoDB's `indexSizes` but `indexSize`), so every query on
+      // its fields scans the collection, and the H2 backend reads every document twice per such
+      // index each time it opens its file.
+      if (standIn()) expect(stats.indexSize).to.deep.equal({ _id_: 1000, d_plain: 0 });
+      else expect(stats.indexSizes.d_plain).to.be.greaterThan(0);
     });
 
     it('unique indexes on a missing field: a plain one counts it as null, a sparse one skips it', async () => {
@@ -337,7 +339,7 @@ describe('database semantics the worker relies on', function () {
     });
   });
 
-  describe('databases, write concern, transactions and change streams', () => {
+  describe('databases, transactions and change streams', () => {
     it('dropDatabase while other clients read and write: their cursor, their writes, and the name reused', async () => {
       const [reader, writer, busy] = [0, 1, 2].map((i) => clients[i]!.db(`${database.name}_drop`));
       const elsewhere = clients[3]!.db(`${database.name}_other`);
@@ -354,11 +356,7 @@ describe('database semantics the worker relies on', function () {
       })();
       try {
         await busy!.dropDatabase();
-        const rest = (async () => {
-          let n = 0;
-          for await (const _ of cursor) n += 1;
-          return n;
-        })();
+        const rest = cursor.toArray().then((docs) => docs.length);
         // Differs: mongo-java-server's open cursor keeps serving the dropped documents; MongoDB
         // kills the cursors of a dropped collection.
         if (standIn()) expect(await rest).to.equal(499);
@@ -372,11 +370,6 @@ describe('database semantics the worker relies on', function () {
       }
       expect(await elsewhere.collection<Loose>('w').countDocuments(), 'writes to another database while one was dropped').to.equal(written);
       await Promise.all([busy!.dropDatabase(), elsewhere.dropDatabase()]);
-    });
-
-    it('writes with write concern majority are acknowledged', async () => {
-      const result = await database.db.collection<Loose>('majority').insertOne({ a: 1 }, { writeConcern: { w: 'majority', wtimeoutMS: 5000 } });
-      expect(result.acknowledged).to.equal(true);
     });
 
     it('transactions: commit and abort on a replica set; refused by a standalone mongod and by the stand-in', async () => {
