@@ -30,7 +30,7 @@ export interface Config {
     readonly outsideWindow: 'error' | 'failed-status';
   };
   readonly suppressionKey: string;
-  readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number };
+  readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number; readonly maxClockSkewMs: number };
   readonly broadcastsFile: string;
   readonly rateCardFile: string;
   readonly fanOut: {
@@ -90,7 +90,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
 
   if (v.WHATSAPP_API_BASE !== undefined) {
@@ -127,7 +127,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     },
     sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW },
     suppressionKey: v.SUPPRESSION_KEY,
-    webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS },
+    webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS, maxClockSkewMs: v.WEBHOOK_MAX_CLOCK_SKEW_MS },
     broadcastsFile: v.BROADCASTS_FILE,
     rateCardFile: v.RATE_CARD_FILE,
     fanOut: {

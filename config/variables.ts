@@ -183,6 +183,12 @@ export const VARIABLES = {
     expected: 'days from 8 to 3650 (Meta retries webhooks for up to 7 days)',
     description: 'how long handled webhook events are kept to recognise Meta\'s retries',
   },
+  WEBHOOK_MAX_CLOCK_SKEW_MS: {
+    schema: integer(0, 86_400_000),
+    default: '300000',
+    expected: 'milliseconds from 0 to 86400000',
+    description: 'an inbound message timestamped later than its receipt plus this opens the window only up to the receive time (recorded and counted as an anomaly)',
+  },
   BROADCASTS_FILE: {
     schema: z.string().min(1),
     default: 'config/broadcasts.json',

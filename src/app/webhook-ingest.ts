@@ -1,8 +1,16 @@
 import { opensWindow } from '../domain/conversation.js';
 import { ContactRepository, contactKey, type InboundSender } from '../store/contact-repository.js';
-import { preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
-import type { InboundMessageEvent, ParsedWebhook } from '../whatsapp/webhook-parser.js';
+import { inboundKey, preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { InboundMessageEvent, ParsedWebhook, RejectedPart, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
+
+/** Which events are ours, and how far ahead of our clock an event's own time may be. */
+export interface IngestPolicy {
+  /** `metadata.phone_number_id` of the business numbers this worker answers for. */
+  readonly phoneNumberIds: readonly string[];
+  /** An inbound timestamp later than the receive time plus this is not believed. */
+  readonly maxClockSkewMs: number;
+}
 
 export interface IngestSummary {
   /** Events not seen before, by kind. */
@@ -12,6 +20,12 @@ export interface IngestSummary {
   /** Events already stored (Meta retries) or without any contact id. */
   duplicates: number;
   unaddressable: number;
+  /** Parts of the batch refused one by one (recorded, the rest stored). */
+  rejected: readonly RejectedPart[];
+  /** Events for another business number: acknowledged, not acted on. */
+  otherNumber: number;
+  /** Messages and preferences whose timestamp was too far ahead: stored at the receive time. */
+  futureTimestamps: number;
 }
 
 /**
@@ -19,28 +33,51 @@ export interface IngestSummary {
  * in a few bulk writes. The conversation and status handling happen later, in jobs.
  */
 export class WebhookIngest {
+  readonly #ours: ReadonlySet<string>;
+
   constructor(
     private readonly contacts: ContactRepository,
     private readonly events: WebhookEventRepository,
     private readonly clock: Clock,
+    private readonly policy: IngestPolicy,
     /** Told of the status events just stored, to apply them without looking them up again. */
     private readonly onStatuses: (stored: StoredStatus[]) => void = () => {},
-  ) {}
+  ) {
+    this.#ours = new Set(policy.phoneNumberIds);
+  }
 
   async ingest(parsed: ParsedWebhook): Promise<IngestSummary> {
     const now = this.clock.now();
-    const keys = await this.#resolveKeys(parsed);
+    let otherNumber = 0;
+    const ours = <T extends { phoneNumberId?: string }>(items: readonly T[]): T[] => items.filter((item) => {
+      if (item.phoneNumberId === undefined || this.#ours.has(item.phoneNumberId)) return true;
+      otherNumber += 1;
+      return false;
+    });
+    let futureTimestamps = 0;
+    const believable = <T extends InboundMessageEvent | UserPreferenceEvent>(event: T): T => {
+      if (event.timestamp.getTime() <= now.getTime() + this.policy.maxClockSkewMs) return event;
+      // The window only moves forward: a time in the future would keep it open for good.
+      futureTimestamps += 1;
+      return { ...event, timestamp: now, anomaly: 'timestamp-in-future', claimedTimestamp: event.timestamp };
+    };
+    const messages = ours(parsed.messages).map(believable);
+    const statusEvents = ours(parsed.statuses);
+    const preferences = ours(parsed.preferences).map(believable);
+    const rejected = ours(parsed.rejected);
+    if (rejected.length > 0) await this.events.addRejected(rejected, parsed.digest, now);
 
+    const keys = await this.#resolveKeys(messages, preferences);
     const inbound: { contactKey: string; event: InboundMessageEvent }[] = [];
     let unaddressable = 0;
-    for (const event of parsed.messages) {
+    for (const event of messages) {
       const key = keys(event.phone, event.userId);
       if (key) inbound.push({ contactKey: key, event });
       else unaddressable += 1;
     }
     const fresh = await this.events.addInbound(inbound, now);
     const senders: InboundSender[] = inbound
-      .filter(({ event }) => fresh.has(event.id) && opensWindow(event.kind))
+      .filter(({ event }) => fresh.has(inboundKey(event)) && opensWindow(event.kind))
       .map(({ contactKey: key, event }) => ({
         key,
         timestamp: event.timestamp,
@@ -51,11 +88,11 @@ export class WebhookIngest {
       }));
     await this.contacts.recordInbound(senders, now);
 
-    const storedStatuses = await this.events.addStatuses(parsed.statuses, now);
+    const storedStatuses = await this.events.addStatuses(statusEvents, now);
     const statuses = storedStatuses.length;
     if (statuses > 0) this.onStatuses(storedStatuses);
 
-    const preferenceItems = parsed.preferences.map((event) => {
+    const preferenceItems = preferences.map((event) => {
       const key = keys(event.phone, event.userId);
       return key ? { contactKey: key, event } : { event };
     });
@@ -67,7 +104,7 @@ export class WebhookIngest {
       }
     }
 
-    const total = parsed.messages.length + parsed.statuses.length + parsed.preferences.length;
+    const total = messages.length + statusEvents.length + preferences.length;
     const stored = fresh.size + statuses + freshPreferences.size;
     return {
       messages: fresh.size,
@@ -75,12 +112,18 @@ export class WebhookIngest {
       preferences: freshPreferences.size,
       duplicates: total - stored - unaddressable,
       unaddressable,
+      rejected,
+      otherNumber,
+      futureTimestamps,
     };
   }
 
   /** Maps (phone, user id) to a contact key, finding contacts known only by user id in one query. */
-  async #resolveKeys(parsed: ParsedWebhook): Promise<(phone?: string, userId?: string) => string | undefined> {
-    const userOnly = [...parsed.messages, ...parsed.preferences].filter((e) => !e.phone && e.userId).map((e) => e.userId as string);
+  async #resolveKeys(
+    messages: readonly InboundMessageEvent[],
+    preferences: readonly UserPreferenceEvent[],
+  ): Promise<(phone?: string, userId?: string) => string | undefined> {
+    const userOnly = [...messages, ...preferences].filter((e) => !e.phone && e.userId).map((e) => e.userId as string);
     const known = await this.contacts.keysByUserId([...new Set(userOnly)]);
     return (phone, userId) => (phone ? phone : userId ? (known.get(userId) ?? contactKey(undefined, userId)) : undefined);
   }

@@ -9,6 +9,12 @@ export interface Metrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   deliveries: Counter<'kind' | 'outcome'>;
+  /** Parts of webhook batches refused one by one (the rest of the batch was stored). */
+  webhookRejected: Counter<'kind' | 'code'>;
+  /** Webhook events for a business number this worker does not answer for. */
+  webhookOtherNumber: Counter;
+  /** Webhook events stored with something not believed (a timestamp far in the future). */
+  webhookAnomalies: Counter<'anomaly'>;
 }
 
 export function createMetrics(): Metrics {
@@ -34,6 +40,23 @@ export function createMetrics(): Metrics {
       name: 'optin_deliveries_total',
       help: 'broadcast send attempts by this worker, by message kind (session, template) and outcome',
       labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    webhookRejected: new Counter({
+      name: 'optin_webhook_events_rejected_total',
+      help: 'parts of webhook batches refused one by one (recorded with the reason, the rest stored), by kind and reason code',
+      labelNames: ['kind', 'code'],
+      registers: [registry],
+    }),
+    webhookOtherNumber: new Counter({
+      name: 'optin_webhook_events_other_number_total',
+      help: 'webhook events for a phone_number_id other than WHATSAPP_PHONE_NUMBER_ID: acknowledged, not acted on',
+      registers: [registry],
+    }),
+    webhookAnomalies: new Counter({
+      name: 'optin_webhook_anomalies_total',
+      help: 'webhook events stored with a value not believed: future_timestamp (later than the receive time plus WEBHOOK_MAX_CLOCK_SKEW_MS, stored at the receive time)',
+      labelNames: ['anomaly'],
       registers: [registry],
     }),
   };

@@ -19,6 +19,29 @@ export interface WebhookDeps {
   afterIngest(summary: IngestSummary): void;
 }
 
+/** How many refused parts an answer lists (and a log line: fewer); all are counted and recorded. */
+const ANSWERED_REASONS = 10;
+const LOGGED_REASONS = 3;
+
+/** Counts and logs what a batch had besides stored events. */
+function report(deps: WebhookDeps, summary: IngestSummary): void {
+  for (const part of summary.rejected) deps.metrics.webhookRejected.inc({ kind: part.kind, code: part.code });
+  if (summary.otherNumber > 0) {
+    deps.metrics.webhookOtherNumber.inc(summary.otherNumber);
+    deps.logger.warn('webhook events for another phone number ignored', { events: summary.otherNumber });
+  }
+  if (summary.futureTimestamps > 0) {
+    deps.metrics.webhookAnomalies.inc({ anomaly: 'future_timestamp' }, summary.futureTimestamps);
+    deps.logger.warn('webhook timestamps in the future: stored at the receive time', { events: summary.futureTimestamps });
+  }
+  if (summary.rejected.length > 0) {
+    deps.logger.warn('webhook events rejected', {
+      events: summary.rejected.length,
+      reasons: summary.rejected.slice(0, LOGGED_REASONS).map((part) => `${part.where}: ${part.reason}`),
+    });
+  }
+}
+
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -28,7 +51,10 @@ function sameSecret(given: string, expected: string): boolean {
 /**
  * `GET /webhooks/whatsapp`: Meta's verification handshake.
  * `POST /webhooks/whatsapp`: signed event batches. The signature is checked over the exact
- * bytes received, before anything is parsed; nothing is stored unless it is right.
+ * bytes received, before anything is parsed; nothing is stored unless it is right. A body that
+ * is not a WhatsApp envelope gets 400; inside one, each event stands alone: a bad one is recorded
+ * with its reason and the rest stored (200). Reasons say where and what kind of error, never
+ * what the body says.
  */
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
   app.get<{ Querystring: Record<string, string | undefined> }>('/webhooks/whatsapp', async (request, reply) => {
@@ -68,7 +94,15 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         return reply.code(503).send({ error: 'could not store the events, retry later' });
       }
       deps.afterIngest(summary);
-      return reply.code(200).send({ received: summary });
+      report(deps, summary);
+      // 200 even when parts were refused: Meta retries a 4xx batch for days, and the rest is stored.
+      const { messages, statuses, preferences, duplicates, unaddressable } = summary;
+      return reply.code(200).send({
+        received: { messages, statuses, preferences, duplicates, unaddressable },
+        rejected: { events: summary.rejected.length, reasons: summary.rejected.slice(0, ANSWERED_REASONS).map(({ where, code, reason }) => ({ where, code, reason })) },
+        otherNumber: { events: summary.otherNumber },
+        anomalies: { futureTimestamp: summary.futureTimestamps },
+      });
     });
   });
 }

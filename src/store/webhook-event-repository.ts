@@ -1,11 +1,12 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
-import type { InboundMessageEvent, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
+import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
 /** An inbound message as stored: the event, its contact and how far it has been handled. */
 export interface StoredInbound {
+  /** `inboundKey(event)`: the sender and the message id. */
   id: string;
   contactKey: string;
   event: InboundMessageEvent;
@@ -15,6 +16,7 @@ export interface StoredInbound {
 }
 
 interface InboundDoc {
+  /** `inboundKey(event)` */
   _id: string;
   contactKey: string;
   event: InboundMessageEvent;
@@ -45,6 +47,20 @@ interface StatusDoc {
   applied: boolean;
 }
 
+/**
+ * A part of a webhook batch refused on its own (the rest was stored): where it was in the body,
+ * what kind of error and why in words, never its content (no phone number, no text).
+ */
+interface RejectedDoc {
+  /** The body's SHA-256 and the place: Meta's retry of the same batch records nothing twice. */
+  _id: string;
+  kind: RejectedPart['kind'];
+  where: string;
+  code: RejectedPart['code'];
+  reason: string;
+  receivedAt: Date;
+}
+
 interface PreferenceDoc {
   _id: string;
   contactKey?: string;
@@ -57,11 +73,13 @@ export const INBOUND = 'inbound_messages';
 export const INBOUND_CLAIMS = 'inbound_claims';
 export const STATUS_EVENTS = 'status_events';
 export const PREFERENCE_EVENTS = 'preference_events';
+export const REJECTED_EVENTS = 'rejected_webhook_events';
 
 export const webhookEventIndexes: IndexDeclaration[] = [
   { collection: INBOUND, indexes: [
     { name: 'inbound_state_timestamp', key: { state: 1, timestamp: 1 } },
     { name: 'inbound_received', key: { receivedAt: 1 } },
+    { name: 'inbound_message_id', key: { 'event.id': 1 } },
   ] },
   { collection: STATUS_EVENTS, indexes: [
     { name: 'status_events_applied', key: { applied: 1, receivedAt: 1 } },
@@ -69,13 +87,22 @@ export const webhookEventIndexes: IndexDeclaration[] = [
     { name: 'status_events_callback', key: { 'event.callbackData': 1 } },
   ] },
   { collection: PREFERENCE_EVENTS, indexes: [{ name: 'preference_events_received', key: { receivedAt: 1 } }] },
+  { collection: REJECTED_EVENTS, indexes: [{ name: 'rejected_events_received', key: { receivedAt: 1 } }] },
 ];
 
 const DUPLICATE_KEY = 11000;
 
-/** The same preference change reported twice is one event. */
+/** The same preference change reported twice is one event (by the time it claimed, even when not believed). */
 export function preferenceEventId(event: UserPreferenceEvent): string {
-  return `${event.waId ?? event.userId ?? ''}:${event.category}:${event.value}:${event.timestamp.getTime()}`;
+  return `${event.waId ?? event.userId ?? ''}:${event.category}:${event.value}:${(event.claimedTimestamp ?? event.timestamp).getTime()}`;
+}
+
+/**
+ * An inbound message is one per sender and message id: two senders' messages that share an id
+ * are two messages. The sender (a wa_id's digits, or `user:` and a user id) holds no `|`.
+ */
+export function inboundKey(event: Pick<InboundMessageEvent, 'id' | 'from' | 'userId'>): string {
+  return `${event.from || `user:${event.userId ?? ''}`}|${event.id}`;
 }
 
 /**
@@ -101,6 +128,7 @@ export class WebhookEventRepository {
   readonly #inbound: Collection<InboundDoc>;
   readonly #statuses: Collection<StatusDoc>;
   readonly #preferences: Collection<PreferenceDoc>;
+  readonly #rejected: Collection<RejectedDoc>;
   readonly #claims: Collection<{ _id: string; at: Date }>;
 
   constructor(db: Db) {
@@ -108,14 +136,24 @@ export class WebhookEventRepository {
     this.#inbound = db.collection<InboundDoc>(INBOUND);
     this.#statuses = db.collection<StatusDoc>(STATUS_EVENTS);
     this.#preferences = db.collection<PreferenceDoc>(PREFERENCE_EVENTS);
+    this.#rejected = db.collection<RejectedDoc>(REJECTED_EVENTS);
   }
 
-  /** Stores inbound messages; returns the ids not seen before. */
+  /** Stores inbound messages; returns the keys (`inboundKey`) not seen before. */
   async addInbound(items: readonly { contactKey: string; event: InboundMessageEvent }[], now: Date): Promise<Set<string>> {
-    const unique = new Map(items.map((i) => [i.event.id, i]));
-    return insertNew(this.#inbound, [...unique.values()].map(({ contactKey, event }) => ({
-      _id: event.id, contactKey, event, timestamp: event.timestamp, state: 'new' as const, receivedAt: now, attempts: 0,
+    const unique = new Map(items.map((i) => [inboundKey(i.event), i]));
+    return insertNew(this.#inbound, [...unique].map(([key, { contactKey, event }]) => ({
+      _id: key, contactKey, event, timestamp: event.timestamp, state: 'new' as const, receivedAt: now, attempts: 0,
     })));
+  }
+
+  /**
+   * Records the parts of a batch refused one by one; `digest` identifies the body, so a retried
+   * batch records nothing twice. Returns how many were new.
+   */
+  async addRejected(parts: readonly RejectedPart[], digest: string, now: Date): Promise<number> {
+    const docs = parts.map((p) => ({ _id: `${digest}:${p.where}`, kind: p.kind, where: p.where, code: p.code, reason: p.reason, receivedAt: now }));
+    return (await insertNew(this.#rejected, [...new Map(docs.map((d) => [d._id, d])).values()])).size;
   }
 
   /** Stores status events (deduplicated by wamid and status); returns the ones not seen before. */
@@ -175,8 +213,9 @@ export class WebhookEventRepository {
     );
   }
 
+  /** An inbound message by its key, or the first stored with this message id. */
   async inbound(id: string): Promise<{ state: InboundState; intent?: string; replyError?: string } | undefined> {
-    const doc = await this.#inbound.findOne({ _id: id });
+    const doc = (await this.#inbound.findOne({ _id: id })) ?? (await this.#inbound.findOne({ 'event.id': id }));
     return doc ? { state: doc.state, ...(doc.intent ? { intent: doc.intent } : {}), ...(doc.replyError ? { replyError: doc.replyError } : {}) } : undefined;
   }
 
@@ -199,7 +238,8 @@ export class WebhookEventRepository {
     const inbound = await this.#inbound.deleteMany({ state: 'done', receivedAt: { $lt: before } });
     const statuses = await this.#statuses.deleteMany({ applied: true, receivedAt: { $lt: before } });
     const preferences = await this.#preferences.deleteMany({ receivedAt: { $lt: before } });
+    const rejected = await this.#rejected.deleteMany({ receivedAt: { $lt: before } });
     const claims = await this.#claims.deleteMany({ at: { $lt: before } });
-    return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount + claims.deletedCount;
+    return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount + rejected.deletedCount + claims.deletedCount;
   }
 }

@@ -1,10 +1,15 @@
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { ConversationMessage, InboundKind } from '../domain/conversation.js';
-import { fromWaId, type E164 } from '../domain/phone.js';
+import type { E164 } from '../domain/phone.js';
+import { jsonSyntaxError } from './json-syntax.js';
 import {
-  envelopeSchema, messagesValueSchema, userPreferencesValueSchema,
-  type RawContact, type RawMessage, type RawStatus,
+  checkWaId, contactSchema, describeIssue, envelopeSchema, firstProblem, messageSchema, messagesValueSchema, statusErrorSchema,
+  statusSchema, userPreferenceSchema, userPreferencesValueSchema,
+  type Problem, type RawContact, type RawMessage, type RawStatus,
 } from './webhook-schema.js';
+
+export type { RejectionCode } from './webhook-schema.js';
 
 /** Where in the payload an event came from. */
 interface Origin {
@@ -14,8 +19,16 @@ interface Origin {
   readonly phoneNumberId: string;
 }
 
+/** Set when the event's own time was not believed (see WebhookIngest). */
+interface Anomaly {
+  /** `timestamp-in-future`: later than the receive time plus the allowed skew; `timestamp` is then the receive time. */
+  readonly anomaly?: 'timestamp-in-future';
+  /** The timestamp the webhook claimed. */
+  readonly claimedTimestamp?: Date;
+}
+
 /** An inbound message from a contact. Fits the conversation's `ConversationMessage`. */
-export interface InboundMessageEvent extends ConversationMessage, Origin {
+export interface InboundMessageEvent extends ConversationMessage, Origin, Anomaly {
   readonly type: 'message';
   /** The contact's `wa_id` (digits, no `+`); empty when Meta only sent a business-scoped user id. */
   readonly from: string;
@@ -62,7 +75,7 @@ export interface StatusEvent extends Origin {
   readonly errors?: readonly WebhookError[];
 }
 
-export interface UserPreferenceEvent extends Origin {
+export interface UserPreferenceEvent extends Origin, Anomaly {
   readonly type: 'user_preference';
   readonly waId?: string;
   readonly phone?: E164;
@@ -77,6 +90,15 @@ export interface UserPreferenceEvent extends Origin {
 
 export type WebhookEvent = InboundMessageEvent | StatusEvent | UserPreferenceEvent;
 
+/** A part of a batch refused on its own: where it is and why, never what it says. */
+export interface RejectedPart extends Problem {
+  readonly kind: 'change' | 'contact' | 'message' | 'status' | 'error' | 'user_preference';
+  /** `entry[0].changes[1].value.messages[3]` */
+  readonly where: string;
+  /** The business number of its change, when that could be read. */
+  readonly phoneNumberId?: string;
+}
+
 export interface ParsedWebhook {
   readonly ok: true;
   readonly messages: readonly InboundMessageEvent[];
@@ -86,96 +108,145 @@ export interface ParsedWebhook {
   readonly errors: readonly (WebhookError & Origin)[];
   /** What was skipped, counted: change fields we do not handle, status values we do not know. */
   readonly ignored: { readonly fields: Readonly<Record<string, number>>; readonly statuses: Readonly<Record<string, number>> };
+  /** Parts refused one by one, in payload order; the rest of the batch stands. */
+  readonly rejected: readonly RejectedPart[];
+  /** SHA-256 of the body when something was rejected (empty otherwise): a retried batch has the same. */
+  readonly digest: string;
 }
 
 export type WebhookParseResult = ParsedWebhook | { readonly ok: false; readonly reason: string };
 
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
 /** Parses the raw bytes of a webhook POST (after the signature check). */
 export function parseWebhookBody(raw: Buffer | string): WebhookParseResult {
+  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `malformed JSON: ${(err as Error).message}` };
+    json = JSON.parse(text);
+  } catch {
+    // JSON.parse's own message quotes the body: say where and what kind of error instead.
+    const error = jsonSyntaxError(text);
+    return { ok: false, reason: `malformed JSON: ${error.problem} at character ${error.offset}` };
   }
-  return parseWebhook(json);
-}
-
-class Rejected extends Error {}
-
-function describe(prefix: string, error: z.ZodError): string {
-  return error.issues.slice(0, 3).map((issue) => {
-    const path = issue.path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`), prefix);
-    return `${path || '(body)'}: ${issue.message}`;
-  }).join('; ');
-}
-
-function check<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new Rejected(describe(prefix, parsed.error));
-  return parsed.data;
+  return parseWebhook(json, () => sha256(raw));
 }
 
 /**
- * Validates a parsed webhook body as a WhatsApp Business Account envelope and flattens every
- * entry, change, message, status and user preference into events, in payload order.
- * All or nothing: one malformed part, or one invalid phone number, rejects the whole body
- * with a reason naming the place (`entry[0].changes[1].value.messages[0].from: ...`), so the
- * HTTP layer can answer 400 and store nothing.
+ * Validates a parsed webhook body and flattens every entry, change, message, status and user
+ * preference into events, in payload order.
+ *
+ * A body that is not a WhatsApp Business Account envelope (`object`, `entry[].changes[].field`)
+ * is refused whole, with a reason naming the place, so the HTTP layer answers 400. Inside a valid
+ * envelope each change, contact, message, status and preference stands on its own: one that is
+ * malformed, too long or has an invalid phone number is listed in `rejected` with where and why
+ * (`entry[0].changes[1].value.messages[3]`, `from: not a valid phone number (too long)`), and the
+ * rest of the batch is read.
  */
-export function parseWebhook(body: unknown): WebhookParseResult {
-  const messages: InboundMessageEvent[] = [];
-  const statuses: StatusEvent[] = [];
-  const preferences: UserPreferenceEvent[] = [];
-  const errors: (WebhookError & Origin)[] = [];
-  const fields: Record<string, number> = {};
-  const unknownStatuses: Record<string, number> = {};
-  try {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Rejected('not a JSON object');
-    const envelope = check(envelopeSchema, body, '');
-    envelope.entry.forEach((entry, e) => {
-      entry.changes.forEach((change, c) => {
-        const at = `entry[${e}].changes[${c}].value`;
-        if (change.field === 'messages') {
-          const value = check(messagesValueSchema, change.value, at);
-          const origin: Origin = { wabaId: entry.id, phoneNumberId: value.metadata.phone_number_id };
-          const contacts = indexContacts(value.contacts ?? []);
-          value.messages?.forEach((raw, m) => messages.push(toMessage(raw, contacts, origin, `${at}.messages[${m}]`)));
-          value.statuses?.forEach((raw) => {
-            const status = toStatus(raw, origin);
-            if (status) statuses.push(status);
-            else unknownStatuses[raw.status] = (unknownStatuses[raw.status] ?? 0) + 1;
-          });
-          value.errors?.forEach((raw) => errors.push({ ...toError(raw), ...origin }));
-        } else if (change.field === 'user_preferences') {
-          const value = check(userPreferencesValueSchema, change.value, at);
-          const origin: Origin = { wabaId: entry.id, phoneNumberId: value.metadata.phone_number_id };
-          value.user_preferences.forEach((raw, p) => {
-            const waId = raw.wa_id === '' ? undefined : raw.wa_id;
-            const phone = waId === undefined ? undefined : validPhone(waId, `${at}.user_preferences[${p}].wa_id`);
-            const userId = raw.user_id || undefined;
-            if (!waId && !userId) throw new Rejected(`${at}.user_preferences[${p}]: neither wa_id nor user_id`);
-            preferences.push(prune({
-              type: 'user_preference' as const, ...origin, waId, phone, userId,
-              category: raw.category, value: raw.value, detail: raw.detail, timestamp: raw.timestamp,
-            }));
-          });
-        } else {
-          fields[change.field] = (fields[change.field] ?? 0) + 1;
-        }
-      });
+export function parseWebhook(body: unknown, digestOf: () => string = () => sha256(JSON.stringify(body))): WebhookParseResult {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { ok: false, reason: 'not a JSON object' };
+  const envelope = envelopeSchema.safeParse(body, { reportInput: true });
+  if (!envelope.success) return { ok: false, reason: envelope.error.issues.slice(0, 3).map((issue) => describeIssue(issue).reason).join('; ') };
+
+  const out = new Batch();
+  envelope.data.entry.forEach((entry, e) => {
+    entry.changes.forEach((change, c) => {
+      const at = `entry[${e}].changes[${c}].value`;
+      if (change.field === 'messages') out.readMessagesChange(change.value, entry.id, at);
+      else if (change.field === 'user_preferences') out.readPreferencesChange(change.value, entry.id, at);
+      else out.fields[change.field] = (out.fields[change.field] ?? 0) + 1;
     });
-  } catch (err) {
-    if (err instanceof Rejected) return { ok: false, reason: err.message };
-    throw err;
-  }
-  return { ok: true, messages, statuses, preferences, errors, ignored: { fields, statuses: unknownStatuses } };
+  });
+  return {
+    ok: true,
+    messages: out.messages,
+    statuses: out.statuses,
+    preferences: out.preferences,
+    errors: out.errors,
+    ignored: { fields: out.fields, statuses: out.unknownStatuses },
+    rejected: out.rejected,
+    digest: out.rejected.length > 0 ? digestOf() : '',
+  };
 }
 
-function validPhone(waId: string, where: string): E164 {
-  const parsed = fromWaId(waId);
-  if (!parsed.ok) throw new Rejected(`${where}: ${parsed.reason}`);
-  return parsed.e164;
+/** The events of one body, gathered change by change. */
+class Batch {
+  readonly messages: InboundMessageEvent[] = [];
+  readonly statuses: StatusEvent[] = [];
+  readonly preferences: UserPreferenceEvent[] = [];
+  readonly errors: (WebhookError & Origin)[] = [];
+  readonly rejected: RejectedPart[] = [];
+  readonly fields: Record<string, number> = {};
+  readonly unknownStatuses: Record<string, number> = {};
+
+  /** The item when it fits the schema; otherwise undefined, and the item is listed as rejected. */
+  #item<T extends z.ZodType>(schema: T, raw: unknown, kind: RejectedPart['kind'], where: string, phoneNumberId?: string): z.infer<T> | undefined {
+    const parsed = schema.safeParse(raw, { reportInput: true });
+    if (parsed.success) return parsed.data;
+    this.#reject(kind, where, firstProblem(parsed.error), phoneNumberId);
+    return undefined;
+  }
+
+  #reject(kind: RejectedPart['kind'], where: string, problem: Problem, phoneNumberId?: string): void {
+    this.rejected.push({ kind, where, code: problem.code, reason: problem.reason, ...(phoneNumberId === undefined ? {} : { phoneNumberId }) });
+  }
+
+  readMessagesChange(raw: unknown, wabaId: string, at: string): void {
+    const value = this.#item(messagesValueSchema, raw, 'change', at);
+    if (!value) return;
+    const origin: Origin = { wabaId, phoneNumberId: value.metadata.phone_number_id };
+    const contacts: RawContact[] = [];
+    value.contacts?.forEach((item, i) => {
+      const contact = this.#item(contactSchema, item, 'contact', `${at}.contacts[${i}]`, origin.phoneNumberId);
+      if (contact) contacts.push(contact);
+    });
+    const index = indexContacts(contacts, value.contacts?.length ?? 0);
+    value.messages?.forEach((item, m) => {
+      const where = `${at}.messages[${m}]`;
+      const message = this.#item(messageSchema, item, 'message', where, origin.phoneNumberId);
+      if (!message) return;
+      const event = toMessage(message, index, origin);
+      if ('problem' in event) this.#reject('message', where, event.problem, origin.phoneNumberId);
+      else this.messages.push(event);
+    });
+    value.statuses?.forEach((item, s) => {
+      const raw = this.#item(statusSchema, item, 'status', `${at}.statuses[${s}]`, origin.phoneNumberId);
+      if (!raw) return;
+      const status = toStatus(raw, origin);
+      if (status) this.statuses.push(status);
+      else this.unknownStatuses[raw.status] = (this.unknownStatuses[raw.status] ?? 0) + 1;
+    });
+    value.errors?.forEach((item, i) => {
+      const raw = this.#item(statusErrorSchema, item, 'error', `${at}.errors[${i}]`, origin.phoneNumberId);
+      if (raw) this.errors.push({ ...toError(raw), ...origin });
+    });
+  }
+
+  readPreferencesChange(raw: unknown, wabaId: string, at: string): void {
+    const value = this.#item(userPreferencesValueSchema, raw, 'change', at);
+    if (!value) return;
+    const origin: Origin = { wabaId, phoneNumberId: value.metadata.phone_number_id };
+    value.user_preferences.forEach((item, p) => {
+      const where = `${at}.user_preferences[${p}]`;
+      const pref = this.#item(userPreferenceSchema, item, 'user_preference', where, origin.phoneNumberId);
+      if (!pref) return;
+      const waId = pref.wa_id === '' ? undefined : pref.wa_id;
+      const userId = pref.user_id || undefined;
+      if (!waId && !userId) return this.#reject('user_preference', where, { code: 'missing-field', reason: 'wa_id: missing (and no user_id)' }, origin.phoneNumberId);
+      let phone: E164 | undefined;
+      if (waId !== undefined) {
+        const checked = checkWaId(waId);
+        if (!checked.ok) return this.#reject('user_preference', where, { code: 'invalid-phone', reason: `wa_id: ${checked.problem}` }, origin.phoneNumberId);
+        phone = checked.e164;
+      }
+      this.preferences.push(prune({
+        type: 'user_preference' as const, ...origin, waId, phone, userId,
+        category: pref.category, value: pref.value, detail: pref.detail, timestamp: pref.timestamp,
+      }));
+    });
+  }
 }
 
 function kindOf(raw: RawMessage): { kind: InboundKind; text?: string; buttonId?: string; buttonTitle?: string; payload?: string } {
@@ -203,25 +274,30 @@ interface ContactIndex {
 }
 
 /** Batches carry up to 1,000 messages with their contacts: look senders up by key, not by scanning. */
-function indexContacts(contacts: readonly RawContact[]): ContactIndex {
+function indexContacts(contacts: readonly RawContact[], listed: number): ContactIndex {
   const byWaId = new Map<string, RawContact>();
   const byUserId = new Map<string, RawContact>();
   for (const c of contacts) {
     if (c.wa_id) byWaId.set(c.wa_id, c);
     if (c.user_id) byUserId.set(c.user_id, c);
   }
-  return { byWaId, byUserId, only: contacts.length === 1 ? contacts[0] : undefined };
+  return { byWaId, byUserId, only: listed === 1 ? contacts[0] : undefined };
 }
 
-function toMessage(raw: RawMessage, contacts: ContactIndex, origin: Origin, where: string): InboundMessageEvent {
+function toMessage(raw: RawMessage, contacts: ContactIndex, origin: Origin): InboundMessageEvent | { problem: Problem } {
   const from = raw.from ?? '';
   const contact =
     (from !== '' ? contacts.byWaId.get(from) : undefined) ??
     (raw.from_user_id ? contacts.byUserId.get(raw.from_user_id) : undefined) ??
     contacts.only;
   const userId = raw.from_user_id || contact?.user_id || undefined;
-  if (from === '' && userId === undefined) throw new Rejected(`${where}: neither from nor a user_id identifies the sender`);
-  const phone = from === '' ? undefined : validPhone(from, `${where}.from`);
+  if (from === '' && userId === undefined) return { problem: { code: 'missing-field', reason: 'from: missing (and no user id identifies the sender)' } };
+  let phone: E164 | undefined;
+  if (from !== '') {
+    const checked = checkWaId(from);
+    if (!checked.ok) return { problem: { code: 'invalid-phone', reason: `from: ${checked.problem}` } };
+    phone = checked.e164;
+  }
   return prune({
     type: 'message' as const, ...origin, id: raw.id, from, phone, userId,
     profileName: contact?.profile?.name, username: contact?.profile?.username,
@@ -239,7 +315,7 @@ function toError(raw: NonNullable<RawStatus['errors']>[number]): WebhookError {
 function toStatus(raw: RawStatus, origin: Origin): StatusEvent | undefined {
   if (!(DELIVERY_STATUSES as readonly string[]).includes(raw.status)) return undefined;
   const recipientId = raw.recipient_id || undefined;
-  const phone = recipientId === undefined ? undefined : fromWaId(recipientId);
+  const phone = recipientId === undefined ? undefined : checkWaId(recipientId);
   return prune({
     type: 'status' as const, ...origin, id: raw.id, status: raw.status as DeliveryStatus, timestamp: raw.timestamp,
     recipientId, recipientPhone: phone?.ok ? phone.e164 : undefined, recipientUserId: raw.recipient_user_id || undefined,

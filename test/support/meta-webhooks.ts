@@ -1,9 +1,14 @@
+import { SANDBOX_CREDENTIALS } from '../../config/index.js';
+
 /**
  * Webhook bodies in Meta's WhatsApp Cloud API format (field names and nesting as documented
  * by Meta), built from small parts so tests can combine several entries and changes.
  */
 export const WABA_ID = '102290129340398';
-export const PHONE_NUMBER_ID = '106540352242922';
+/** The business number the events are for: the worker's default, so a default worker handles them. */
+export const PHONE_NUMBER_ID: string = SANDBOX_CREDENTIALS.phoneNumberId;
+/** Another business number (of the same account, or someone else's): its events are not ours. */
+export const OTHER_PHONE_NUMBER_ID = '106540352242922';
 const METADATA = { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID };
 
 export type Json = Record<string, unknown>;
@@ -17,8 +22,8 @@ export function entry(...changes: Json[]): Json {
 }
 
 /** A `messages` change carrying inbound messages (with their contacts) and/or statuses. */
-export function messagesChange(parts: { contacts?: Json[]; messages?: Json[]; statuses?: Json[]; errors?: Json[] }): Json {
-  return { field: 'messages', value: { messaging_product: 'whatsapp', metadata: METADATA, ...parts } };
+export function messagesChange(parts: { contacts?: Json[]; messages?: Json[]; statuses?: Json[]; errors?: Json[] }, phoneNumberId = PHONE_NUMBER_ID): Json {
+  return { field: 'messages', value: { messaging_product: 'whatsapp', metadata: { ...METADATA, phone_number_id: phoneNumberId }, ...parts } };
 }
 
 export function contact(waId: string, name = 'Sheena Nelson', extra: Json = {}): Json {

@@ -136,49 +136,153 @@ describe('webhook parser', () => {
     expect(parsed(envelope(entry(messagesChange({})))).messages).to.deep.equal([]);
   });
 
-  describe('rejects, with a reason naming the place', () => {
+  describe('refuses a body that is not an envelope, with a reason naming the place', () => {
     it('a wrong object', () => {
       expect(rejected({ object: 'page', entry: [] })).to.equal('object: expected "whatsapp_business_account"');
-      expect(rejected({ entry: [] })).to.match(/^object: /);
+      expect(rejected({ entry: [] })).to.equal('object: missing');
     });
 
-    it('something that is not an object, or not JSON', () => {
+    it('something that is not an object, or not JSON, without quoting it', () => {
       expect(rejected([])).to.equal('not a JSON object');
       expect(rejected(null)).to.equal('not a JSON object');
-      const bad = parseWebhookBody(Buffer.from('{"object":'));
-      expect(bad.ok).to.equal(false);
-      expect(bad.ok ? '' : bad.reason).to.match(/^malformed JSON: /);
+      const reasonOf = (raw: string) => {
+        const result = parseWebhookBody(Buffer.from(raw));
+        if (result.ok) throw new Error(`expected ${raw} to be refused`);
+        return result.reason;
+      };
+      expect(reasonOf('{"object":')).to.equal('malformed JSON: the text ends too early at character 10');
+      expect(reasonOf('[4917621194288,x]')).to.equal('malformed JSON: unexpected character where a value should start at character 15');
+      expect(reasonOf('{"a":1 "b":2}')).to.equal('malformed JSON: expected a comma or } at character 7');
+      expect(reasonOf('{"a":"x\ty"}')).to.equal('malformed JSON: control character in a string at character 7');
+      expect(reasonOf('{"a":"\\q"}')).to.equal('malformed JSON: invalid escape in a string at character 6');
+      expect(reasonOf('{1:2}')).to.equal('malformed JSON: expected a string at character 1');
+      expect(reasonOf('{"a" 1}')).to.equal('malformed JSON: expected a colon after a key at character 5');
+      expect(reasonOf('[1] 2')).to.equal('malformed JSON: unexpected character after the end of the JSON value at character 4');
+      expect(reasonOf('')).to.equal('malformed JSON: the text ends too early at character 0');
+      expect(reasonOf('['.repeat(100_000))).to.equal('malformed JSON: the text ends too early at character 100000');
       expect(parseWebhookBody(JSON.stringify(inbound(textMessage(ALICE, 'wamid.J', 'x')))).ok).to.equal(true);
     });
 
-    it('missing fields', () => {
-      expect(rejected({ object: 'whatsapp_business_account' })).to.match(/^entry: /);
-      expect(rejected(envelope({ id: WABA_ID }))).to.match(/^entry\[0\]\.changes: /);
+    it('an entry or change of the wrong shape', () => {
+      expect(rejected({ object: 'whatsapp_business_account' })).to.equal('entry: missing');
+      expect(rejected(envelope({ id: WABA_ID }))).to.equal('entry[0].changes: missing');
+      expect(rejected(envelope(entry({ value: {} })))).to.equal('entry[0].changes[0].field: missing');
+      expect(rejected({ object: 'whatsapp_business_account', entry: {} })).to.equal('entry: expected array');
+    });
+  });
+
+  describe('inside an envelope, refuses each bad part alone and reads the rest', () => {
+    const reasons = (body: unknown) => parsed(body).rejected.map((r) => `${r.where} ${r.code} ${r.reason}`);
+    const at = 'entry[0].changes[0].value';
+
+    it('missing fields, bad timestamps, unknown types', () => {
       const noTimestamp = { from: ALICE, id: 'wamid.X', type: 'text', text: { body: 'x' } };
-      expect(rejected(inbound(noTimestamp))).to.match(/^entry\[0\]\.changes\[0\]\.value\.messages\[0\]\.timestamp: /);
-      expect(rejected(inbound({ ...textMessage(ALICE, 'wamid.X', 'x'), timestamp: 'yesterday' })))
-        .to.equal('entry[0].changes[0].value.messages[0].timestamp: expected seconds since the epoch');
-      const noMetadata = envelope(entry({ field: 'messages', value: { messages: [textMessage(ALICE, 'wamid.X', 'x')] } }));
-      expect(rejected(noMetadata)).to.match(/^entry\[0\]\.changes\[0\]\.value\.metadata: /);
-      expect(rejected(envelope(entry({ field: 'user_preferences', value: { metadata: { phone_number_id: '1' } } })))).to.match(/user_preferences: /);
+      const result = parsed(inbound(
+        noTimestamp,
+        { ...textMessage(ALICE, 'wamid.X', 'x'), timestamp: 'yesterday' },
+        { ...textMessage(ALICE, 'wamid.X', 'x'), timestamp: '1234567890123' },
+        { ...textMessage(ALICE, 'wamid.X', 'x'), timestamp: -1 },
+        { from: ALICE, id: 'wamid.X', timestamp: '1741608000', type: 'hologram' },
+        { from: ALICE, id: 'wamid.X', timestamp: '1741608000', type: 'text' },
+        { from: ALICE, id: 'wamid.X', timestamp: '1741608000', type: 'button' },
+        textMessage(ALICE, 'wamid.OK', 'x'),
+      ));
+      expect(result.messages.map((m) => m.id)).to.deep.equal(['wamid.OK']);
+      expect(result.rejected.map((r) => `${r.where} ${r.kind} ${r.code} ${r.reason}`)).to.deep.equal([
+        `${at}.messages[0] message missing-field timestamp: missing`,
+        `${at}.messages[1] message invalid-timestamp timestamp: not seconds since the epoch`,
+        `${at}.messages[2] message invalid-timestamp timestamp: not seconds since the epoch`,
+        `${at}.messages[3] message invalid-timestamp timestamp: not seconds since the epoch`,
+        `${at}.messages[4] message unknown-type type: not a WhatsApp message type`,
+        `${at}.messages[5] message missing-field text: missing`,
+        `${at}.messages[6] message missing-field button: missing`,
+      ]);
+      expect(result.rejected[0]?.phoneNumberId).to.equal(PHONE_NUMBER_ID);
+      expect(result.digest).to.match(/^[0-9a-f]{64}$/);
+      expect(parsed(inbound(textMessage(ALICE, 'wamid.OK', 'x'))).digest).to.equal('');
+    });
+
+    it('a change without metadata, a status without an id, a preference without a number', () => {
+      const body = envelope(entry(
+        { field: 'messages', value: { messages: [textMessage(ALICE, 'wamid.X', 'x')] } },
+        messagesChange({ statuses: [{ status: 'read', timestamp: '1741608000' }, status('wamid.O1', 'read', ALICE)] }),
+        { field: 'user_preferences', value: { metadata: { phone_number_id: '1' } } },
+        userPreferencesChange('123', 'stop'),
+        { field: 'user_preferences', value: { metadata: { phone_number_id: '1' }, user_preferences: [{ category: 'marketing_messages', value: 'stop', timestamp: 1 }] } },
+      ));
+      const result = parsed(body);
+      expect(result.statuses).to.have.length(1);
+      expect(reasons(body)).to.deep.equal([
+        'entry[0].changes[0].value missing-field metadata: missing',
+        'entry[0].changes[1].value.statuses[0] missing-field id: missing',
+        'entry[0].changes[2].value missing-field user_preferences: missing',
+        'entry[0].changes[3].value.user_preferences[0] invalid-phone wa_id: not a valid phone number (a wa_id is 4 to 15 digits without +)',
+        'entry[0].changes[4].value.user_preferences[0] missing-field wa_id: missing (and no user_id)',
+      ]);
+      expect(result.rejected[0]?.kind).to.equal('change');
     });
 
     it('a message without any sender id', () => {
       const body = envelope(entry(messagesChange({ contacts: [], messages: [textMessage('', 'wamid.X', 'x')] })));
-      expect(rejected(body)).to.equal('entry[0].changes[0].value.messages[0]: neither from nor a user_id identifies the sender');
+      expect(reasons(body)).to.deep.equal([`${at}.messages[0] missing-field from: missing (and no user id identifies the sender)`]);
     });
 
-    it('an invalid phone number in from, without echoing it whole', () => {
-      const reason = rejected(inbound(textMessage(ALICE, 'wamid.ok', 'x'), textMessage('491511234567', 'wamid.X', 'x')));
-      expect(reason).to.match(/^entry\[0\]\.changes\[0\]\.value\.messages\[1\]\.from: not a valid phone number: /);
-      expect(reason).not.to.include('491511234567');
-      expect(rejected(inbound(textMessage('+4915112345678', 'wamid.X', 'x')))).to.include('a wa_id is 4 to 15 digits');
-      expect(rejected(envelope(entry(userPreferencesChange('123', 'stop'))))).to.match(/user_preferences\[0\]\.wa_id: not a valid phone number/);
+    it('an invalid phone number in from, without echoing it', () => {
+      const body = inbound(textMessage(ALICE, 'wamid.ok', 'x'), textMessage('491511234567', 'wamid.X', 'x'), textMessage('+4915112345678', 'wamid.Y', 'x'), textMessage('00491511234567', 'wamid.Z', 'x'));
+      expect(parsed(body).messages.map((m) => m.id)).to.deep.equal(['wamid.ok']);
+      expect(reasons(body)).to.deep.equal([
+        `${at}.messages[1] invalid-phone from: not a valid phone number (no such number in the numbering plan of +49)`,
+        `${at}.messages[2] invalid-phone from: not a valid phone number (a wa_id is 4 to 15 digits without +)`,
+        `${at}.messages[3] invalid-phone from: not a valid phone number (no country code (write it with + or 00, or give a default country))`,
+      ]);
+    });
+
+    it('ids, texts and other fields longer than the platform sends', () => {
+      const body = envelope(entry(messagesChange({
+        contacts: [contact(ALICE, 'n'.repeat(1025))],
+        messages: [
+          textMessage(ALICE, `wamid.${'A'.repeat(251)}`, 'x'),
+          textMessage(ALICE, 'wamid.T', 't'.repeat(4097)),
+          buttonReply(ALICE, 'wamid.B', 'b'.repeat(257), 'Ja'),
+          { ...textMessage(ALICE, 'wamid.C', 'x'), from_user_id: 'U'.repeat(161) },
+          { ...textMessage(ALICE, 'wamid.D', 'x'), from_user_id: 'DE.a|b' },
+          textMessage('4'.repeat(33), 'wamid.E', 'x'),
+          textMessage(ALICE, `wamid.${'A'.repeat(250)}`, 't'.repeat(4096)),
+        ],
+        statuses: [status('wamid.O', 'sent', ALICE, { biz_opaque_callback_data: 'c'.repeat(513) })],
+      })));
+      expect(parsed(body).messages.map((m) => m.id.length)).to.deep.equal([256]);
+      expect(reasons(body)).to.deep.equal([
+        `${at}.contacts[0] too-long profile.name: longer than 1024 characters`,
+        `${at}.messages[0] too-long id: longer than 256 characters`,
+        `${at}.messages[1] too-long text.body: longer than 4096 characters`,
+        `${at}.messages[2] too-long interactive.button_reply.id: longer than 256 characters`,
+        `${at}.messages[3] too-long from_user_id: longer than 160 characters`,
+        `${at}.messages[4] invalid-field from_user_id: wrong format`,
+        `${at}.messages[5] too-long from: longer than 32 characters`,
+        `${at}.statuses[0] too-long biz_opaque_callback_data: longer than 512 characters`,
+      ]);
+    });
+
+    it('two senders may use the same message id: both are read', () => {
+      const body = envelope(entry(messagesChange({ contacts: [contact(ALICE), contact(BOB)], messages: [textMessage(ALICE, 'wamid.SAME', 'a'), textMessage(BOB, 'wamid.SAME', 'b')] })));
+      expect(parsed(body).messages.map((m) => [m.id, m.from])).to.deep.equal([['wamid.SAME', ALICE], ['wamid.SAME', BOB]]);
     });
 
     it('a status without a valid recipient is kept, without recipientPhone', () => {
       const result = parsed(envelope(entry(messagesChange({ statuses: [status('wamid.O1', 'sent', '', { recipient_user_id: 'DE.9' })] }))));
       expect(result.statuses[0]).to.include({ recipientUserId: 'DE.9' }).and.not.to.have.property('recipientPhone');
+    });
+
+    it('no reason quotes the body', () => {
+      const secret = '4917621194288';
+      const body = envelope(entry(messagesChange({ contacts: [{ wa_id: Number(secret) }], messages: [
+        { from: secret, id: secret, timestamp: secret + secret, type: secret, text: { body: secret } },
+        { from: `${secret}${secret}${secret}`, id: 'x', timestamp: '1', type: 'text', text: { body: secret } },
+      ] })));
+      const result = parsed(body);
+      expect(result.rejected).to.have.length(3);
+      expect(JSON.stringify(result.rejected)).not.to.include(secret);
     });
   });
 });
