@@ -23,6 +23,46 @@ const PHONE_FIELDS = new Set(['phone', 'to', 'from', 'waId', 'wa_id', 'recipient
 /** Fields that carry what a person wrote or is sent. */
 const TEXT_FIELDS = new Set(['text', 'body', 'messageText']);
 
+/** A log field keeps this many characters (a stack trace: STACK_CHARS); the rest is replaced by its length. */
+export const LOG_FIELD_CHARS = 2048;
+const STACK_CHARS = 16_384;
+/** Nested metadata: at most this many items per array or object, this deep. */
+const LOG_ITEMS = 50;
+const LOG_DEPTH = 4;
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more chars)` : text;
+}
+
+/** A copy of a log value with every string, list and object bounded; class instances other than errors pass as they are. */
+function bounded(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return cut(value, LOG_FIELD_CHARS);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return cut(`${value.name}: ${value.message}`, LOG_FIELD_CHARS);
+  if (Buffer.isBuffer(value)) return `<${value.length} bytes>`;
+  const array = Array.isArray(value);
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (!array && prototype !== Object.prototype && prototype !== null) return value;
+  if (depth >= LOG_DEPTH) return array ? `<list of ${(value as unknown[]).length}>` : '<object>';
+  const entries = array ? (value as unknown[]).map((item, i) => [i, item] as const) : Object.entries(value);
+  const kept = entries.slice(0, LOG_ITEMS).map(([key, item]) => [key, bounded(item, depth + 1)] as const);
+  const more = entries.length - kept.length;
+  if (array) return more > 0 ? [...kept.map(([, item]) => item), `… (${more} more)`] : kept.map(([, item]) => item);
+  return Object.fromEntries(more > 0 ? [...kept, ['…', `${more} more fields`]] : kept);
+}
+
+/**
+ * Bounds every field of a log line: one request must not be able to write a megabyte line
+ * (a value from a webhook, an error message quoting its input).
+ */
+const bound = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    info[key] = key === 'stack' && typeof value === 'string' ? cut(value, STACK_CHARS) : bounded(value, 0);
+  }
+  return info;
+});
+
 const redact = winston.format((info) => {
   for (const key of Object.keys(info)) {
     const value = info[key];
@@ -45,6 +85,7 @@ const readable = winston.format.printf((info) => {
 export function createLogger(options: LoggerOptions): RootLogger {
   const formats = [
     winston.format.errors({ stack: true }),
+    bound(),
     ...(options.pii ? [] : [redact()]),
     winston.format.timestamp(),
     ...(options.json ? [winston.format.json()] : [winston.format.colorize(), readable]),

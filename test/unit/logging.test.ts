@@ -48,6 +48,28 @@ describe('logger', () => {
     expect(JSON.parse(lines[0] ?? '{}')).to.include({ job: 'fan-out', broadcastId: 'b1', level: 'warn', message: 'slow' });
   });
 
+  it('bounds every field: long strings, long lists, wide and deep objects', () => {
+    const { logger, lines } = captureLogger();
+    const huge = 'x'.repeat(1024 * 1024);
+    const deep = { a: { b: { c: { d: { e: huge } } } } };
+    const original = { list: Array.from({ length: 1000 }, (_, i) => i), wide: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`k${i}`, huge])), deep };
+    logger.warn(huge, { reason: huge, from: '4'.repeat(1024 * 1024), text: huge, err: new Error(huge), ...original });
+    expect(lines).to.have.length(1);
+    expect(lines[0]?.length).to.be.below(200_000);
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(line.reason).to.match(/^x{2048}… \(1046528 more chars\)$/);
+    expect(line.message).to.have.length.below(2100);
+    expect(line.text).to.equal('<2070 chars>'); // the bounded text, then replaced by its length
+    expect(line.from).to.match(/^44444\*+/).and.have.length.below(2100);
+    expect(line.err).to.match(/^Error: x+… \(\d+ more chars\)$/);
+    expect(line.list).to.have.length(51);
+    expect((line.list as unknown[])[50]).to.equal('… (950 more)');
+    expect(Object.keys(line.wide as object)).to.have.length(51);
+    expect(line.deep).to.deep.equal({ a: { b: { c: { d: '<object>' } } } });
+    expect(original.list, 'the caller\'s objects are not changed').to.have.length(1000);
+    expect(deep.a.b.c.d.e).to.equal(huge);
+  });
+
   it('writes readable lines outside production', () => {
     const lines: string[] = [];
     const stream = new PassThrough();
