@@ -278,5 +278,18 @@ describe('webhook hardening: correctly signed, hostile input', function () {
       }
       expect(await db().collection(REJECTED_EVENTS).countDocuments()).to.equal(before);
     });
+
+    it('the sandbox refuses the numbers the worker refuses, and what it accepts the worker stores', async () => {
+      for (const from of ['00491511234567', '1234567890123456789012', '4915300000001']) {
+        const answer = await fetch(`${h.sandbox.url}/_sandbox/inbound`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from, text: 'Hallo' }) });
+        expect(answer.status, from).to.equal(400);
+        expect(((await answer.json()) as { error: string }).error, from).to.match(/^from: not a valid phone number/);
+        const contactAnswer = await fetch(`${h.sandbox.url}/_sandbox/contacts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: from, onWhatsApp: false }) });
+        expect(contactAnswer.status, from).to.equal(400);
+      }
+      const ok = await fetch(`${h.sandbox.url}/_sandbox/inbound`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from: '+49 151 0000 6001', text: 'Hallo' }) });
+      expect(ok.status).to.equal(200);
+      expect(await contactDoc('+4915100006001')).not.to.equal(null);
+    });
   });
 });

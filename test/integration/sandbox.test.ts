@@ -69,7 +69,7 @@ describe('sandbox: the Cloud API rules', () => {
   describe('limits', () => {
     it('answers 130429 to a burst above the messages-per-second limit, and accepts again after it refills', async () => {
       const answers = [];
-      for (let i = 0; i < 7; i++) answers.push(await send(templateBody(`49151400000${i}`)));
+      for (let i = 0; i < 7; i++) answers.push(await send(templateBody(`491514000000${i}`)));
       expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200, 200, 429, 429]);
       expect(answers[5]?.body.error?.code).to.equal(130429);
       clock.advance(199);
@@ -97,7 +97,7 @@ describe('sandbox: the Cloud API rules', () => {
         const flaky = await startSandbox({ clock, token: TOKEN, phoneNumberId: ID, appSecret: 's', mps: 0, pairRate: false, failureRate: 0.5, seed: 7 });
         try {
           const statuses = [];
-          for (let i = 0; i < 12; i++) statuses.push((await postMessage(flaky.url, ID, TOKEN, templateBody(`49151600000${i}`))).status);
+          for (let i = 0; i < 12; i++) statuses.push((await postMessage(flaky.url, ID, TOKEN, templateBody(`49151600000${String(i).padStart(2, '0')}`))).status);
           return statuses;
         } finally {
           await flaky.stop();

@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { sandboxPhone as phone } from './phone-number.js';
 import type { InboundContent } from './webhook-payloads.js';
-
-const phone = z.string().regex(/^\+?[0-9][0-9 ()-]{4,24}$/, 'not a phone number');
 
 /** `POST /_sandbox/inbound`: a text, a tap on a reply button, or a tap on a template quick reply. */
 export const inboundInput = z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sandboxPhone } from './phone-number.js';
 
 /**
  * The body of `POST /{version}/{phone_number_id}/messages`, checked like the Cloud API does:
@@ -7,7 +8,7 @@ import { z } from 'zod';
 const base = {
   messaging_product: z.literal('whatsapp'),
   recipient_type: z.literal('individual').optional(),
-  to: z.string().regex(/^\+?[0-9][0-9 ()-]{4,24}$/, 'not a phone number'),
+  to: sandboxPhone,
   biz_opaque_callback_data: z.string().max(512).optional(),
   context: z.object({ message_id: z.string().min(1) }).optional(),
 };
