@@ -150,7 +150,6 @@ export class FanOut {
       }
     }
     if (planned.length === 0) return 'ok';
-    const slots = await pacer.reserve(planned.length);
     const sent: { key: string; template: boolean }[] = [];
     let stop = false;
     // Several requests in flight at once; each still waits for its own slot of the shared pace.
@@ -160,10 +159,9 @@ export class FanOut {
         const index = next++;
         const item = planned[index] as (typeof planned)[number];
         let decision: Sendable = item.decision;
-        let slot = slots[index] ?? 0;
         let known = existing.get(deliveryId(broadcast.id, item.contact.key));
         for (;;) {
-          const outcome = await this.#sendOne(broadcast, item.contact, decision, slot, known, logger);
+          const outcome = await this.#sendOne(broadcast, item.contact, decision, known, logger);
           if (outcome === 'stop') stop = true;
           if (outcome === 'sent') sent.push({ key: item.contact.key, template: decision.kind === 'template' });
           if (outcome !== 'again') break;
@@ -175,7 +173,6 @@ export class FanOut {
           }
           decision = fallback;
           known = await deliveries.get(deliveryId(broadcast.id, item.contact.key));
-          slot = (await pacer.reserve(1))[0] ?? 0;
         }
       }
     };
@@ -186,7 +183,7 @@ export class FanOut {
     return 'ok';
   }
 
-  async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, slot: number, known: Delivery | undefined, logger: Logger): Promise<Outcome> {
+  async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, known: Delivery | undefined, logger: Logger): Promise<Outcome> {
     const { deliveries, pacer, messenger, clock, settings } = this.deps;
     const id = deliveryId(broadcast.id, contact.key);
     const cost = costOf(decision, contact, clock.now(), settings.rateCard);
@@ -195,9 +192,10 @@ export class FanOut {
     // A send goes out in its own slot: a lane that fell behind takes a new one (else it would
     // burst above the rate). Then claim, and send at once: a worker killed between the claim
     // and the request leaves a delivery that can only end `unknown`, so nothing may wait there.
+    let slot = await pacer.next(settings.slotsPerReservation);
     await pacer.waitFor(slot);
     while (pacer.isLate(slot)) {
-      slot = (await pacer.reserve(1))[0] ?? 0;
+      slot = await pacer.next(settings.slotsPerReservation);
       await pacer.waitFor(slot);
     }
     if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now(), known ? known.attempts : undefined))) return 'in-flight';

@@ -25,6 +25,8 @@ const QUEUE_LIMIT = 20_000;
 /** The sweep leaves statuses younger than this to the worker that stored them. */
 const SWEEP_AFTER_MS = 30_000;
 const APPLY_BATCH = 500;
+/** Statuses arriving within this time are applied in one pass (one query, one bulk write). */
+const GATHER_MS = 50;
 /** A status's forward rank, as the delivery record keeps it. */
 const STATUS_RANK: Record<StatusEvent['status'], number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
 
@@ -40,7 +42,7 @@ export class StatusApplier {
   #swept = false;
 
   constructor(private readonly deps: StatusApplierDeps) {
-    this.#background = new BackgroundDrain((signal) => this.#drainQueue(signal), deps.logger, 'applying statuses');
+    this.#background = new BackgroundDrain((signal) => this.#drainQueue(signal), deps.logger, 'applying statuses', GATHER_MS);
   }
 
   /** Queues statuses the webhook route just stored and applies them in the background. */

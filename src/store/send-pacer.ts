@@ -52,6 +52,9 @@ export class SendPacer {
   readonly #slow: Collection<SlowDoc>;
   readonly #interval: number;
   #cursor = 0;
+  /** Slots this process reserved and has not handed out yet (epoch ms, earliest first). */
+  #pool: number[] = [];
+  #refill: Promise<void> | undefined;
   #slowCache: { at: number; doc: SlowDoc | null } | undefined;
   #lastCleanup = 0;
 
@@ -82,6 +85,29 @@ export class SendPacer {
     return owned.sort((a, b) => a - b).map((slot) => slot * this.#interval);
   }
 
+  /**
+   * The next send slot for this process: the earliest reserved one that is not late yet. When
+   * none is left, reserves `blockSize` more at once, for all callers waiting at that moment.
+   * A slot that went by unused is dropped: when the sends run slower than the pace allows, a
+   * block costs one insert for many sends, where a slot reserved for each late send would cost
+   * one insert per message.
+   */
+  async next(blockSize: number): Promise<number> {
+    for (;;) {
+      while (this.#pool.length > 0 && this.isLate(this.#pool[0] as number)) this.#pool.shift();
+      const slot = this.#pool.shift();
+      if (slot !== undefined) return slot;
+      this.#refill ??= this.reserve(blockSize)
+        .then((slots) => {
+          this.#pool.push(...slots);
+        })
+        .finally(() => {
+          this.#refill = undefined;
+        });
+      await this.#refill;
+    }
+  }
+
   /** Whether the moment for `slot` has passed by more than LATE_TOLERANCE_MS. */
   isLate(slot: number): boolean {
     return this.now() - slot > LATE_TOLERANCE_MS;
@@ -106,6 +132,7 @@ export class SendPacer {
       await this.#slow.updateOne({ _id: this.id }, update);
     }
     this.#slowCache = undefined;
+    this.#pool = []; // reserved at the old pace
   }
 
   /** Inserts the candidate slots; returns those this worker now owns. */
