@@ -127,7 +127,7 @@ export class FanOut {
 
   /** Decides, claims and sends a chunk of contacts in the send slots reserved for it. */
   async #sendChunk(broadcast: Broadcast, keys: readonly string[], logger: Logger): Promise<'stop' | 'ok'> {
-    const { deliveries, contacts, suppressions, pacer, clock, settings } = this.deps;
+    const { deliveries, contacts, suppressions, clock, settings } = this.deps;
     const now = clock.now();
     const existing = await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)));
     const todo = keys.filter((k) => {
