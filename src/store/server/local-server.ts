@@ -41,6 +41,8 @@ export interface ServerOptions {
 }
 
 export const DEFAULT_JAVA_MAX_HEAP = '512m';
+/** How long a local server with data may take to open its store. */
+const LOCAL_OPEN_TIMEOUT_MS = 5 * 60_000;
 
 function maskCredentials(uri: string): string {
   return uri.replace(/\/\/[^@/]+@/, '//***@');
@@ -60,7 +62,7 @@ export async function startDatabaseServer(options: ServerOptions): Promise<Datab
     report: options.report,
   });
   const server = options.mode === 'local'
-    ? await joinSharedServer(recipe, resolve(options.dataDir ?? '.data', recipe.kind))
+    ? await joinSharedServer(recipe, resolve(options.dataDir ?? '.data', recipe.kind), options.report)
     : await startThrowawayServer(recipe, options.persistent ?? false, options.report);
   options.report(`database: ${server.description}`);
   return server;
@@ -125,7 +127,7 @@ interface SharedState {
  * so two workers started at the same moment cannot start two servers on the same files.
  * The server runs detached: a worker killed with SIGKILL leaves it running for the next one.
  */
-async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<DatabaseServer> {
+async function joinSharedServer(recipe: ServerRecipe, dataDir: string, report: (line: string) => void): Promise<DatabaseServer> {
   mkdirSync(dataDir, { recursive: true });
   const stateFile = join(dataDir, 'server.json');
   const logFile = join(dataDir, 'server.log');
@@ -133,7 +135,7 @@ async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<
     const release = await lockfile.lock(dataDir, {
       lockfilePath: join(dataDir, 'server.lock'),
       stale: 30_000,
-      retries: { retries: 300, minTimeout: 100, maxTimeout: 500 },
+      retries: { retries: 800, minTimeout: 100, maxTimeout: 500 },
     });
     try {
       return await fn();
@@ -159,7 +161,15 @@ async function joinSharedServer(recipe: ServerRecipe, dataDir: string): Promise<
     if (current && isProcessAlive(current.pid)) await stopProcess(current.pid);
     const port = await freePort();
     const { pid } = spawnServer(recipe.binary, recipe.args(port, dataDir, true), logFile, true);
-    await waitUntilReachable(`mongodb://127.0.0.1:${port}/`, pid, logFile);
+    // Opening a large store takes a while (mongo-java-server's H2 backend rebuilds its indexes:
+    // 12-46 s for 100,000 contacts): say so instead of looking stuck.
+    const started = Date.now();
+    const progress = setInterval(() => report(`waiting for the local database server to open ${dataDir}: ${Math.round((Date.now() - started) / 1000)} s so far`), 10_000);
+    try {
+      await waitUntilReachable(`mongodb://127.0.0.1:${port}/`, pid, logFile, LOCAL_OPEN_TIMEOUT_MS);
+    } finally {
+      clearInterval(progress);
+    }
     const next = { pid, port, users: [process.pid] };
     writeFileSync(stateFile, JSON.stringify(next));
     return next;

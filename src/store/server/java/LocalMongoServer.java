@@ -2,15 +2,20 @@ import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import org.h2.mvstore.MVStore;
 
 /**
  * Starts mongo-java-server for local runs and tests:
  * {@code java -cp ... LocalMongoServer --port N [--host H] [--file STORE.mv]}.
  * With {@code --file} the H2 MVStore backend keeps the data in that file (local runs, kept
  * across restarts); without it the memory backend holds everything until the process ends
- * (tests). SIGTERM closes the backend, which writes the store's last changes to disk.
+ * (tests). SIGTERM closes the backend, which writes the store's last changes to disk. The H2
+ * store commits every {@value #COMMIT_DELAY_MS} ms (H2's default is 1 s), so a server killed
+ * with SIGKILL loses at most that last moment of writes.
  */
 public final class LocalMongoServer {
+    private static final int COMMIT_DELAY_MS = 100;
+
     private LocalMongoServer() {
     }
 
@@ -31,12 +36,18 @@ public final class LocalMongoServer {
         }
         if (port < 0) usage("--port is required");
 
-        MongoBackend backend = file == null ? new MemoryBackend() : new H2Backend(file);
+        MongoBackend backend = file == null ? new MemoryBackend() : h2Backend(file);
         MongoServer server = new MongoServer(backend);
         server.bind(host, port);
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow, "shutdown"));
         System.out.println("mongo-java-server listening on " + host + ":" + port + " with "
             + (file == null ? "the memory backend" : "the H2 backend in " + file));
+    }
+
+    private static MongoBackend h2Backend(String file) {
+        MVStore store = MVStore.open(file);
+        store.setAutoCommitDelay(COMMIT_DELAY_MS);
+        return new H2Backend(store);
     }
 
     private static int parsePort(String value) {
