@@ -6,12 +6,10 @@ import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-rout
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
-import { connectDatabase, ensureIndexes } from '../store/database.js';
-import { INDEX_DECLARATIONS } from '../store/index-declarations.js';
 import { SendPacer } from '../store/send-pacer.js';
-import { startDatabaseServer } from '../store/server/local-server.js';
 import { cloudApiClientFromConfig } from '../whatsapp/cloud-api-client.js';
 import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.js';
+import { openAppDatabase } from './app-database.js';
 import type { AppDeps } from './deps.js';
 import { FanOut } from './fan-out.js';
 import { InboundProcessor } from './inbound-processor.js';
@@ -75,11 +73,8 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     const content = loadContentConfig(config); // a mistake in a configuration file stops the start before anything runs
     if (config.whatsapp.apiBase === undefined) logger.info('WHATSAPP_API_BASE is not set: using the built-in WhatsApp sandbox');
 
-    const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
-    releasers.add('database server', () => server.stop());
-    const database = await connectDatabase(server.uri, config.database.name);
-    releasers.add('database connection', () => database.close());
-    await ensureIndexes(database.db, INDEX_DECLARATIONS);
+    const database = await openAppDatabase(config, logger);
+    releasers.add('database', () => database.close());
 
     let sandbox: Sandbox | undefined;
     if (config.whatsapp.apiBase === undefined) {
