@@ -11,6 +11,7 @@ import { metaError } from './error-catalog.js';
 import { handleSend, type SendContext } from './send-handler.js';
 import { SandboxState, waIdOf, type AcceptedMessage } from './sandbox-state.js';
 import { SeededRandom } from './seeded-random.js';
+import { SentButtons, type MessageButtons } from './sent-buttons.js';
 import { DEFAULT_STATUS_OPTIONS, StatusWebhooks, type StatusOptions } from './status-webhooks.js';
 import type { PairRate } from './rate-limits.js';
 import { inboundWebhook, type BusinessIdentity } from './webhook-payloads.js';
@@ -69,7 +70,8 @@ export interface Sandbox {
   /** A contact writes to the business: opens the window and delivers a `messages` webhook. */
   inbound(input: InboundInput): Promise<InboundResult>;
   setContact(input: ContactInput): void;
-  messages(filter?: { to?: string }): AcceptedMessage[];
+  /** Accepted messages, with the buttons a contact could tap (and the inbound body that taps each). */
+  messages(filter?: { to?: string }): (AcceptedMessage & MessageButtons)[];
   /** Forgets windows, contacts, messages, limits and planned statuses. */
   reset(): void;
   /** Statuses planned but not yet posted. */
@@ -97,6 +99,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const stopping = new AbortController();
   const bearer = `Bearer ${options.token}`;
   const latency = options.latencyMs;
+  const maxStoredMessages = options.maxStoredMessages ?? 200_000;
+  const sentButtons = new SentButtons(maxStoredMessages);
   let inboundCount = 0;
 
   const sandbox = {
@@ -118,10 +122,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       const forced = parsed.forceError ? { code: parsed.forceError.code, remaining: parsed.forceError.times, via: parsed.forceError.via } : undefined;
       state.setContact(waIdOf(parsed.phone), { onWhatsApp: parsed.onWhatsApp, forcedError: forced, delayMs: parsed.delayMs });
     },
-    messages: (filter?: { to?: string }) => state.messages(filter),
+    messages: (filter?: { to?: string }) => state.messages(filter).map((m) => ({ ...m, ...sentButtons.of(m.wamid) })),
     reset() {
       statuses.clear();
       state.reset();
+      sentButtons.clear();
     },
     get pendingStatuses() {
       return statuses.pending;
@@ -149,6 +154,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return answer(reply, 100, `Object with ID '${request.params.phoneNumberId}' does not exist`, 'Unsupported post request');
     }
     const outcome = handleSend(ctx, request.body);
+    if (outcome.status === 200) {
+      const accepted = (outcome.body as { contacts: { wa_id: string }[]; messages: { id: string }[] });
+      const [contact, message] = [accepted.contacts[0], accepted.messages[0]];
+      if (contact && message) sentButtons.record(request.body, contact.wa_id, message.id);
+    }
     const wait = outcome.delayMs + (latency === undefined ? 0 : typeof latency === 'number' ? latency : random.between(latency.min, latency.max));
     if (wait > 0) {
       try {
@@ -161,11 +171,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
 
   app.post('/_sandbox/inbound', async (request, reply) => {
-    const parsed = inboundInput.safeParse(request.body);
+    const tap = tapByIdAlone(request.body, sentButtons);
+    if (tap.error !== undefined) return reply.code(400).send({ error: tap.error });
+    const parsed = inboundInput.safeParse(tap.body);
     if (!parsed.success) return reply.code(400).send({ error: describeIssue(parsed.error) });
-    return sandbox.inbound(parsed.data);
+    const note = unknownTapNote(parsed.data, sentButtons);
+    return { ...(await sandbox.inbound(parsed.data)), ...(note === undefined ? {} : { note }) };
   });
-  app.get<{ Querystring: { to?: string } }>('/_sandbox/messages', async (request) => ({ messages: state.messages({ to: request.query.to }) }));
+  app.get<{ Querystring: { to?: string } }>('/_sandbox/messages', async (request) => ({ messages: sandbox.messages({ to: request.query.to }) }));
   app.post('/_sandbox/reset', async () => {
     sandbox.reset();
     return { ok: true };
@@ -202,4 +215,50 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return stopped;
     },
   });
+}
+
+/** `"id" (title)` of each button, for messages that tell which ones there are. */
+function namedButtons(buttons: readonly { id: string; title: string }[]): string {
+  return [...new Map(buttons.map((b) => [b.id, `${JSON.stringify(b.id)} (${b.title})`])).values()].join(', ');
+}
+
+/**
+ * A tap given by its button id alone (`{"from", "button": {"id"}}`): the title, and the message
+ * it answers as `context`, are taken from the latest message to that contact with that button.
+ * An id the sandbox never sent to the contact is refused with the ids it did send.
+ */
+function tapByIdAlone(body: unknown, sent: SentButtons): { body: unknown; error?: string } {
+  if (typeof body !== 'object' || body === null) return { body };
+  const { from, button, context } = body as { from?: unknown; button?: unknown; context?: unknown };
+  if (typeof from !== 'string' || typeof button !== 'object' || button === null) return { body };
+  const { id, title } = button as { id?: unknown; title?: unknown };
+  if (typeof id !== 'string' || title !== undefined) return { body };
+  const waId = waIdOf(from);
+  const known = sent.buttonsTo(waId);
+  const match = known.find((b) => b.id === id);
+  if (!match) {
+    return {
+      body,
+      error: known.length === 0
+        ? `button: no message the sandbox sent to ${waId} has reply buttons (GET /_sandbox/messages?to=${waId} lists what it sent)`
+        : `button.id: no message the sandbox sent to ${waId} has a button ${JSON.stringify(id)}; its buttons: ${namedButtons(known)}`,
+    };
+  }
+  return { body: { ...body, button: { id, title: match.title }, ...(context === undefined ? { context: match.press.context } : {}) } };
+}
+
+/** A note for a tap on a button (given with its title) or quick reply the sandbox never sent to that contact. */
+function unknownTapNote(input: { from: string; button?: { id: string } | undefined; payload?: string | undefined }, sent: SentButtons): string | undefined {
+  const waId = waIdOf(input.from);
+  if (input.button) {
+    const known = sent.buttonsTo(waId);
+    if (known.some((b) => b.id === input.button?.id)) return undefined;
+    return `delivered, but no message the sandbox sent to ${waId} has a button ${JSON.stringify(input.button.id)}${known.length > 0 ? `; its buttons: ${namedButtons(known)}` : ''}`;
+  }
+  if (input.payload !== undefined) {
+    const known = sent.quickRepliesTo(waId);
+    if (known.some((q) => q.payload === input.payload)) return undefined;
+    return `delivered, but no template the sandbox sent to ${waId} has a quick reply ${JSON.stringify(input.payload)}${known.length > 0 ? `; its quick replies: ${[...new Set(known.map((q) => JSON.stringify(q.payload)))].join(', ')}` : ''}`;
+  }
+  return undefined;
 }
