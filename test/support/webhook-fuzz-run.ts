@@ -54,6 +54,9 @@ export async function runFuzz(baseUrl: string, fuzzer: WebhookFuzzer, count: num
 /** What is wrong with one answer (undefined when it is right). */
 export function checkAnswer(request: FuzzRequest, result: FuzzResult): string | undefined {
   const where = `request ${request.index} (${request.kind}: ${request.what})`;
+  // A body over the limit is refused from its Content-Length before it is read: a client still
+  // sending a few MiB when the worker answers 413 and closes sees the connection reset instead.
+  if (request.status === 413 && result.status === 0) return undefined;
   if (result.status !== request.status) return `${where}: answered ${result.status}, expected ${request.status}: ${JSON.stringify(result.body).slice(0, 300)}`;
   const expected = request.counts;
   if (!expected) return undefined;
