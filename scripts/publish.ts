@@ -1,20 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvFile } from '../config/index.js';
+import { openAppDatabase } from '../src/app/app-database.js';
 import { Releasers } from '../src/app/lifecycle.js';
 import { createLogger } from '../src/app/logger.js';
-import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
-import { formatPlan, formatReport } from '../src/app/publish-format.js';
+import { watchBroadcast } from '../src/app/broadcast-watch.js';
+import { broadcastReport, createBroadcast, DEFAULT_REPORT_WAIT_MS, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
+import { describeStatus, formatPlan, formatReport, progressDetail, progressFigures } from '../src/app/publish-format.js';
 import { createScheduler, type Scheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
-import { connectDatabase, ensureIndexes } from '../src/store/database.js';
-import { INDEX_DECLARATIONS } from '../src/store/index-declarations.js';
-import { startDatabaseServer } from '../src/store/server/local-server.js';
+import { progressOutput } from './cli/progress.js';
 import { RefusedError, runCommand, UsageError } from './cli/run-command.js';
 
 const HELP = `Usage: npm run publish -- --topic T (--text "..." | --data FILE.json) [--template NAME] [--key K] [--dry-run] [--json] [--yes]
-       npm run publish -- --status BROADCAST_ID [--json]
+       npm run publish -- --status BROADCAST_ID [--watch] [--report-wait SECONDS] [--json]
        npm run publish -- --resume BROADCAST_ID [--json]
 
 Publishes new content to every subscriber of topic T: a free session message inside the
@@ -26,14 +26,32 @@ customer service window, the approved template outside it. The worker sends it.
   --dry-run    send nothing; print who gets a session message, a template, who is skipped and why, and the cost
   --json       print one JSON object instead of text, errors included
   --yes        do not ask when the estimated cost is above PUBLISH_BUDGET
-  --status     progress and totals of a broadcast
+  --status     progress and totals of a broadcast, and whether it is settled
+  --watch      with --status: follow it until it is settled (a progress bar on stderr; with --json one
+               JSON object per update on stdout); Ctrl-C stops watching and changes nothing
+  --report-wait  with --status: seconds a sent message may wait for its delivery report before it no
+               longer keeps the broadcast from being settled (default ${DEFAULT_REPORT_WAIT_MS / 1000})
   --resume     continue a paused broadcast (after a template was approved again, say)
+
+Settled: sending finished (every batch done, nothing being sent or retried) and every delivery
+has its final state (delivered, read, failed, skipped, unknown), except sent messages that have
+waited longer than --report-wait for their delivery report (a phone that is off).
 Exit code 3: the estimated cost is above PUBLISH_BUDGET and nobody confirmed it.`;
 
 const FLAGS = {
   topic: { type: 'string' }, text: { type: 'string' }, data: { type: 'string' }, template: { type: 'string' }, key: { type: 'string' },
   'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, status: { type: 'string' }, resume: { type: 'string' },
+  watch: { type: 'boolean' }, 'report-wait': { type: 'string' },
 } as const;
+
+/** How often --watch asks the database. */
+const WATCH_INTERVAL_MS = 1000;
+
+function reportWait(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_REPORT_WAIT_MS;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 30 * 86_400) throw new UsageError(`--report-wait: expected whole seconds from 1 to 2592000 (30 days), got ${JSON.stringify(raw)}`);
+  return Number(raw) * 1000;
+}
 
 function readData(path: string): Record<string, unknown> {
   let json: unknown;
@@ -55,9 +73,11 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, async ({ values: args, print }) => {
+runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, async ({ values: args, json, print }) => {
   const modes = [args.status, args.resume, args.topic].filter((v) => v !== undefined).length;
   if (modes !== 1) throw new UsageError('give exactly one of --topic, --status or --resume');
+  if (args.status === undefined && (args.watch || args['report-wait'] !== undefined)) throw new UsageError(`${args.watch ? '--watch' : '--report-wait'} goes with --status`);
+  const reportWaitMs = reportWait(args['report-wait']);
   let request: PublishRequest | undefined;
   if (args.topic !== undefined) {
     if (args.text === undefined && args.data === undefined) throw new UsageError('give --text or --data');
@@ -78,11 +98,8 @@ runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, as
   // Stopped in reverse order once the last operation is done, whatever happened.
   const releasers = new Releasers(logger);
   try {
-    const server = await startDatabaseServer({ uri: config.database.uri, mode: 'local', dataDir: config.database.localDir, javaMaxHeap: config.database.localMaxHeap, report: (line) => logger.info(line) });
-    releasers.add('database server', () => server.stop());
-    const database = await connectDatabase(server.uri, config.database.name);
-    releasers.add('database connection', () => database.close());
-    await ensureIndexes(database.db, INDEX_DECLARATIONS);
+    const database = await openAppDatabase(config, logger);
+    releasers.add('database', () => database.close());
     const services = buildServices(config, logger, systemClock, database.db, content);
     // Only the commands that schedule jobs create the scheduler; it is never started here.
     let scheduler: Scheduler | undefined;
@@ -94,10 +111,38 @@ runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, as
       return created;
     };
 
-    if (args.status !== undefined) {
-      const report = await broadcastReport(services, args.status);
-      print(formatReport(report), report);
+    if (args.status !== undefined && !args.watch) {
+      const report = await broadcastReport(services, args.status, { reportWaitMs });
+      print(formatReport(report, systemClock.now()), report);
       return 0;
+    }
+    if (args.status !== undefined) {
+      const id = args.status;
+      // Ctrl-C (and npm's copy of it) or SIGTERM end the watch, not the process: it closes what
+      // it opened and exits 0. Watching only reads, so nothing is left half-done.
+      const stop = new AbortController();
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop.abort());
+      const progress = progressOutput();
+      try {
+        const { report, end } = await watchBroadcast(services, id, {
+          intervalMs: WATCH_INTERVAL_MS, reportWaitMs, signal: stop.signal,
+          onUpdate: (update) => {
+            const { final, total } = progressFigures(update);
+            progress.update(final, total, progressDetail(update));
+            if (json) console.log(JSON.stringify(update));
+          },
+        });
+        progress.stop();
+        if (end === 'stopped') {
+          console.error(`stopped watching broadcast ${id} (${describeStatus(report)}); nothing was changed`);
+        } else if (!json) {
+          const why = end === 'settled' ? 'settled' : `${end}: watching longer changes nothing (${end === 'paused' ? `npm run publish -- --resume ${id}` : 'see the reason above'})`;
+          console.log(`${formatReport(report, systemClock.now())}\nbroadcast ${id} ${why}`);
+        }
+        return 0;
+      } finally {
+        progress.stop();
+      }
     }
     if (args.resume !== undefined) {
       const batches = await resumeBroadcast(services, { scheduleBatch: (batchId, at) => jobs().scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, args.resume, systemClock.now());
@@ -121,7 +166,7 @@ runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, as
     if (broadcast.status === 'planning') await jobs().scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', now);
     if (!created) {
       const report = await broadcastReport(services, broadcast.id);
-      print(`already published as ${broadcast.id} (same key ${broadcast.key}): nothing new sent\n${formatReport(report)}`, { created: false, ...report });
+      print(`already published as ${broadcast.id} (same key ${broadcast.key}): nothing new sent\n${formatReport(report, now)}`, { created: false, ...report });
       return 0;
     }
     print(`${formatPlan(prepared, plan, `published broadcast ${broadcast.id} for topic ${prepared.topic}`)}\nThe worker sends it; follow it with: npm run publish -- --status ${broadcast.id}`, { created: true, id: broadcast.id, topic: prepared.topic, key: prepared.key, ...plan });

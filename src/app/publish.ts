@@ -77,6 +77,32 @@ export async function resumeBroadcast(services: Services, queue: BatchQueue, id:
   return open.length;
 }
 
+/**
+ * How long a sent message may wait for its delivery report before it no longer keeps the
+ * broadcast from being settled. Reports normally come within seconds; a phone that is off or
+ * offline gets the message (and we the report) when it is back, which WhatsApp tries for up to
+ * 30 days, so waiting longer than this says nothing more about the broadcast.
+ */
+export const DEFAULT_REPORT_WAIT_MS = 10 * 60_000;
+
+/**
+ * Where a broadcast stands beyond its status. A broadcast is *settled* when sending has
+ * finished (status `done`: every batch done, no delivery being sent or waiting for a retry) and
+ * every delivery has its final state (delivered, read, failed, skipped or unknown), except sent
+ * messages that have waited for their delivery report longer than `reportWaitMs`.
+ */
+export interface BroadcastProgress {
+  sendingFinished: boolean;
+  /** Sent messages whose delivery report (delivered, read or failed) has not come yet. */
+  awaitingReport: number;
+  /** Of those, the ones sent more than `reportWaitMs` ago. */
+  overdueReport: number;
+  /** When the oldest message still waiting for its report was sent. */
+  oldestAwaitingSince?: string;
+  reportWaitMs: number;
+  settled: boolean;
+}
+
 export interface BroadcastReport {
   id: string;
   topic: string;
@@ -89,10 +115,11 @@ export interface BroadcastReport {
   reasons: Record<string, number>;
   estimate: PlanSummary;
   cost: { estimated: number; reported: number; billableMessages: number; currency: string };
+  progress: BroadcastProgress;
 }
 
-/** Progress and totals of a broadcast: per state, per reason, estimated and reported cost. */
-export async function broadcastReport(services: Services, id: string): Promise<BroadcastReport> {
+/** Progress and totals of a broadcast: per state, per reason, estimated and reported cost, and whether it is settled. */
+export async function broadcastReport(services: Services, id: string, options: { reportWaitMs?: number } = {}): Promise<BroadcastReport> {
   const broadcast = await services.broadcasts.get(id);
   if (!broadcast) throw new PermanentError(`no broadcast with id ${id}`, { code: 'invalid-input' });
   const totals = await services.deliveries.totals(id);
@@ -103,6 +130,10 @@ export async function broadcastReport(services: Services, id: string): Promise<B
     const priced = category === 'MARKETING' || category === 'UTILITY' || category === 'AUTHENTICATION' ? category : 'UTILITY';
     reported += priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: item.contactKey, at: broadcast.createdAt });
   }
+  const reportWaitMs = options.reportWaitMs ?? DEFAULT_REPORT_WAIT_MS;
+  const now = services.clock.now();
+  const awaiting = await services.deliveries.awaitingReport(id, new Date(now.getTime() - reportWaitMs));
+  const sendingFinished = broadcast.status === 'done' && totals.open === 0;
   return {
     id: broadcast.id,
     topic: broadcast.topic,
@@ -115,5 +146,13 @@ export async function broadcastReport(services: Services, id: string): Promise<B
     reasons: totals.byReason,
     estimate: broadcast.estimate,
     cost: { estimated: Math.round(totals.estimatedCost * 1e4) / 1e4, reported: Math.round(reported * 1e4) / 1e4, billableMessages: billable.length, currency: services.rateCard.currency },
+    progress: {
+      sendingFinished,
+      awaitingReport: awaiting.waiting,
+      overdueReport: awaiting.overdue,
+      ...(awaiting.oldestSentAt ? { oldestAwaitingSince: awaiting.oldestSentAt.toISOString() } : {}),
+      reportWaitMs,
+      settled: sendingFinished && awaiting.waiting === awaiting.overdue,
+    },
   };
 }

@@ -229,6 +229,20 @@ export class DeliveryRepository {
     return [...new Set(stale.map((d) => d.broadcastId))];
   }
 
+  /**
+   * Sent messages of a broadcast still waiting for their delivery report (the request went
+   * out, no `delivered`, `read` or `failed` came yet): how many, how many of them were sent
+   * before `overdueBefore`, and when the oldest was sent.
+   */
+  async awaitingReport(broadcastId: string, overdueBefore: Date): Promise<{ waiting: number; overdue: number; oldestSentAt?: Date }> {
+    const filter = { broadcastId, state: { $in: ['sending', 'unknown'] as DeliveryState[] }, rank: RANK.sent };
+    const waiting = await this.#deliveries.countDocuments(filter);
+    if (waiting === 0) return { waiting: 0, overdue: 0 };
+    const overdue = await this.#deliveries.countDocuments({ ...filter, claimedAt: { $lt: overdueBefore } });
+    const oldest = await this.#deliveries.find(filter, { projection: { claimedAt: 1 } }).sort({ claimedAt: 1 }).limit(1).next();
+    return { waiting, overdue, ...(oldest?.claimedAt ? { oldestSentAt: oldest.claimedAt } : {}) };
+  }
+
   /** Deliveries Meta reported as billable, with the category it charged. */
   async billable(broadcastId: string): Promise<{ contactKey: string; category: string }[]> {
     const docs = await this.#deliveries.find({ broadcastId, 'pricing.billable': true }, { projection: { contactKey: 1, 'pricing.category': 1 } }).toArray();
