@@ -7,15 +7,18 @@ import { createLogger } from '../src/app/logger.js';
 import { watchBroadcast } from '../src/app/broadcast-watch.js';
 import { broadcastReport, createBroadcast, DEFAULT_REPORT_WAIT_MS, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
 import { describeStatus, formatPlan, formatReport, progressDetail, progressFigures } from '../src/app/publish-format.js';
+import { findUnknown, resendUnknown } from '../src/app/resend-unknown.js';
 import { createScheduler, type Scheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
+import { maskPhone } from '../src/domain/mask-phone.js';
 import { progressOutput } from './cli/progress.js';
 import { RefusedError, runCommand, UsageError } from './cli/run-command.js';
 
 const HELP = `Usage: npm run publish -- --topic T (--text "..." | --data FILE.json) [--template NAME] [--key K] [--dry-run] [--json] [--yes]
        npm run publish -- --status BROADCAST_ID [--watch] [--report-wait SECONDS] [--json]
        npm run publish -- --resume BROADCAST_ID [--json]
+       npm run publish -- --resend-unknown BROADCAST_ID [--yes] [--json]
 
 Publishes new content to every subscriber of topic T: a free session message inside the
 customer service window, the approved template outside it. The worker sends it.
@@ -25,32 +28,42 @@ customer service window, the approved template outside it. The worker sends it.
   --key        idempotency key (default: topic + content hash); the same key never sends twice
   --dry-run    send nothing; print who gets a session message, a template, who is skipped and why, and the cost
   --json       print one JSON object instead of text, errors included
-  --yes        do not ask when the estimated cost is above PUBLISH_BUDGET
+  --yes        do not ask when the estimated cost is above PUBLISH_BUDGET, or before --resend-unknown
   --status     progress and totals of a broadcast, and whether it is settled
   --watch      with --status: follow it until it is settled (a progress bar on stderr; with --json one
                JSON object per update on stdout); Ctrl-C stops watching and changes nothing
   --report-wait  with --status: seconds a sent message may wait for its delivery report before it no
                longer keeps the broadcast from being settled (default ${DEFAULT_REPORT_WAIT_MS / 1000})
   --resume     continue a paused broadcast (after a template was approved again, say)
+  --resend-unknown  send once more the deliveries that ended unknown (their worker stopped before the
+               request was known to have left); a running worker (npm start) sends them
 
 Settled: sending finished (every batch done, nothing being sent or retried) and every delivery
 has its final state (delivered, read, failed, skipped, unknown), except sent messages that have
 waited longer than --report-wait for their delivery report (a phone that is off).
-Exit code 3: the estimated cost is above PUBLISH_BUDGET and nobody confirmed it.`;
+Exit code 3: nobody confirmed (the estimated cost is above PUBLISH_BUDGET, or --resend-unknown
+without --yes and without a terminal).`;
 
 const FLAGS = {
   topic: { type: 'string' }, text: { type: 'string' }, data: { type: 'string' }, template: { type: 'string' }, key: { type: 'string' },
   'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, status: { type: 'string' }, resume: { type: 'string' },
-  watch: { type: 'boolean' }, 'report-wait': { type: 'string' },
+  watch: { type: 'boolean' }, 'report-wait': { type: 'string' }, 'resend-unknown': { type: 'string' },
 } as const;
 
 /** How often --watch asks the database. */
 const WATCH_INTERVAL_MS = 1000;
+/** How many masked numbers --resend-unknown names. */
+const LISTED_NUMBERS = 10;
 
 function reportWait(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_REPORT_WAIT_MS;
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 30 * 86_400) throw new UsageError(`--report-wait: expected whole seconds from 1 to 2592000 (30 days), got ${JSON.stringify(raw)}`);
   return Number(raw) * 1000;
+}
+
+function listNumbers(keys: readonly string[]): string {
+  const shown = keys.slice(0, LISTED_NUMBERS).map((k) => (k.startsWith('+') ? maskPhone(k) : k));
+  return `${shown.join(', ')}${keys.length > LISTED_NUMBERS ? ` and ${keys.length - LISTED_NUMBERS} more` : ''}`;
 }
 
 function readData(path: string): Record<string, unknown> {
@@ -74,8 +87,8 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, async ({ values: args, json, print }) => {
-  const modes = [args.status, args.resume, args.topic].filter((v) => v !== undefined).length;
-  if (modes !== 1) throw new UsageError('give exactly one of --topic, --status or --resume');
+  const modes = [args.status, args.resume, args.topic, args['resend-unknown']].filter((v) => v !== undefined).length;
+  if (modes !== 1) throw new UsageError('give exactly one of --topic, --status, --resume or --resend-unknown');
   if (args.status === undefined && (args.watch || args['report-wait'] !== undefined)) throw new UsageError(`${args.watch ? '--watch' : '--report-wait'} goes with --status`);
   const reportWaitMs = reportWait(args['report-wait']);
   let request: PublishRequest | undefined;
@@ -143,6 +156,33 @@ runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, as
       } finally {
         progress.stop();
       }
+    }
+    if (args['resend-unknown'] !== undefined) {
+      const found = await findUnknown(services, args['resend-unknown']);
+      const id = found.broadcast.id;
+      const count = found.contactKeys.length;
+      if (count === 0) {
+        const earlier = await services.deliveries.resentUnknownCount(id);
+        print(`broadcast ${id} has no unknown deliveries to resend${earlier > 0 ? ` (${earlier} resent before)` : ''}`, { id, unknown: 0, resent: 0, status: found.broadcast.status });
+        return 0;
+      }
+      if (!args.yes) {
+        const risk = 'if a first request did reach WhatsApp and only its status webhooks were lost, that contact gets the message twice';
+        if (!process.stdin.isTTY) throw new RefusedError(`${count} deliveries of broadcast ${id} ended unknown; resending sends each once more, and ${risk}: run again with --yes to resend`);
+        console.error(`${count} deliveries of broadcast ${id} ended unknown (${listNumbers(found.contactKeys)}): each was claimed, but its worker stopped before the request was known to have left, and no status webhook came.`);
+        console.error(`Resending sends each of them once more. A duplicate is possible: ${risk}.`);
+        if (!(await confirm(`Resend ${count}? [y/N] `))) throw new RefusedError(`${count} unknown deliveries of broadcast ${id}: not resent`);
+      }
+      const result = await resendUnknown(services, { scheduleBatch: (batchId, at) => jobs().scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, found, systemClock.now());
+      const others = count - result.resent;
+      const next = result.status === 'paused'
+        ? `The broadcast is paused: they go out after npm run publish -- --resume ${id}.`
+        : `A running worker (npm start) sends them; until one runs, nothing is sent. Follow with: npm run publish -- --status ${id} --watch`;
+      print(
+        `${result.resent} of ${count} unknown deliveries of broadcast ${id} queued to be resent once (${listNumbers(found.contactKeys)})${others > 0 ? `; ${others} were taken by another run at the same time` : ''}.\n${next}`,
+        { id, unknown: count, resent: result.resent, batches: result.batches, status: result.status },
+      );
+      return 0;
     }
     if (args.resume !== undefined) {
       const batches = await resumeBroadcast(services, { scheduleBatch: (batchId, at) => jobs().scheduleUnique('fan-out-batch', { batchId }, 'batchId', at) }, args.resume, systemClock.now());

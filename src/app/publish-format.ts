@@ -53,6 +53,7 @@ export function describeSettled(report: BroadcastReport, now: Date): string {
 
 /** A broadcast's progress and totals as lines for a person. */
 export function formatReport(report: BroadcastReport, now: Date): string {
+  const { progress } = report;
   const lines = [
     `broadcast ${report.id} (topic ${report.topic}, created ${report.createdAt})`,
     `  ${pad('status:')}${describeStatus(report)}`,
@@ -60,6 +61,8 @@ export function formatReport(report: BroadcastReport, now: Date): string {
     `  ${pad('batches done:')}${report.batches.done} of ${report.batches.total}`,
     ...Object.entries(report.deliveries).sort(([a], [b]) => a.localeCompare(b)).map(([state, n]) => `  ${pad(`${state === 'sent' ? 'sent (no delivery report yet)' : state}:`)}${n}`),
     ...Object.entries(report.reasons).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `    ${pad(reason, 32)}${n}`),
+    ...(progress.resendableUnknown > 0 ? [`  ${pad('unknown, can be resent:')}${progress.resendableUnknown} (npm run publish -- --resend-unknown ${report.id})`] : []),
+    ...(progress.resentUnknown > 0 ? [`  ${pad('resent after unknown:')}${progress.resentUnknown}`] : []),
     `  ${pad('estimated at publish:')}${money(report.estimate.estimatedCost, report.cost.currency)}`,
     `  ${pad('estimated for what was sent:')}${money(report.cost.estimated, report.cost.currency)}`,
     `  ${pad('reported by Meta (billable):')}${money(report.cost.reported, report.cost.currency)} (${report.cost.billableMessages} messages)`,

@@ -101,6 +101,10 @@ export interface BroadcastProgress {
   oldestAwaitingSince?: string;
   reportWaitMs: number;
   settled: boolean;
+  /** Deliveries that ended `unknown` and were not resent: `--resend-unknown` can resend them. */
+  resendableUnknown: number;
+  /** Deliveries resent with `--resend-unknown`. */
+  resentUnknown: number;
 }
 
 export interface BroadcastReport {
@@ -153,6 +157,8 @@ export async function broadcastReport(services: Services, id: string, options: {
       ...(awaiting.oldestSentAt ? { oldestAwaitingSince: awaiting.oldestSentAt.toISOString() } : {}),
       reportWaitMs,
       settled: sendingFinished && awaiting.waiting === awaiting.overdue,
+      resendableUnknown: (await services.deliveries.unresolvedUnknown(id)).length,
+      resentUnknown: await services.deliveries.resentUnknownCount(id),
     },
   };
 }

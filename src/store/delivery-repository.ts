@@ -56,6 +56,8 @@ export interface Delivery {
   estimatedCost?: number;
   pricing?: Pricing;
   claimedAt?: Date;
+  /** Ended `unknown` once and was queued again by an operator (`--resend-unknown`): never again. */
+  resentUnknown?: boolean;
 }
 
 interface DeliveryDoc extends Omit<Delivery, 'id'> {
@@ -241,6 +243,45 @@ export class DeliveryRepository {
     const overdue = await this.#deliveries.countDocuments({ ...filter, claimedAt: { $lt: overdueBefore } });
     const oldest = await this.#deliveries.find(filter, { projection: { claimedAt: 1 } }).sort({ claimedAt: 1 }).limit(1).next();
     return { waiting, overdue, ...(oldest?.claimedAt ? { oldestSentAt: oldest.claimedAt } : {}) };
+  }
+
+  /**
+   * Deliveries of a broadcast that ended `unknown` with no sign that their request left (no
+   * status ever came), and were not resent before: the ones `requeueUnknown` would take.
+   */
+  async unresolvedUnknown(broadcastId: string): Promise<{ contactKey: string; attempts: number }[]> {
+    const docs = await this.#deliveries.find({ broadcastId, state: 'unknown', rank: 0, resentUnknown: { $ne: true } }, { projection: { contactKey: 1, attempts: 1 } }).toArray();
+    return docs.map((d) => ({ contactKey: d.contactKey, attempts: d.attempts }));
+  }
+
+  /**
+   * Moves the `unknown` deliveries among `contactKeys` back to `retrying`, due at `now`, marked
+   * `resentUnknown`: the fan-out then claims a new attempt (`<id>#n`) and sends once. Each move
+   * is a guarded update of one record, so a delivery is moved by one caller only, and once
+   * marked it is never moved again (a second run, or a second operator, finds none left).
+   * Returns the contact keys this call moved.
+   */
+  async requeueUnknown(broadcastId: string, contactKeys: readonly string[], reason: string, now: Date): Promise<string[]> {
+    const moved: string[] = [];
+    for (const contactKey of contactKeys) {
+      const before = await this.#deliveries.findOneAndUpdate(
+        { _id: deliveryId(broadcastId, contactKey), state: 'unknown', rank: 0, resentUnknown: { $ne: true } },
+        { $set: { state: 'retrying', nextAttemptAt: now, resentUnknown: true, reason, updatedAt: now } },
+      );
+      if (before) moved.push(contactKey);
+    }
+    return moved;
+  }
+
+  /** Resent `unknown` deliveries that still wait to be sent (state `retrying`). */
+  async pendingResends(broadcastId: string): Promise<string[]> {
+    const docs = await this.#deliveries.find({ broadcastId, state: 'retrying', resentUnknown: true }, { projection: { contactKey: 1 } }).toArray();
+    return docs.map((d) => d.contactKey);
+  }
+
+  /** How many deliveries of a broadcast were resent after ending `unknown`. */
+  async resentUnknownCount(broadcastId: string): Promise<number> {
+    return this.#deliveries.countDocuments({ broadcastId, resentUnknown: true });
   }
 
   /** Deliveries Meta reported as billable, with the category it charged. */

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { MongoClient, type Db } from 'mongodb';
 import { systemClock } from '../../src/app/system-clock.js';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
-import { DELIVERIES, DELIVERY_ATTEMPTS } from '../../src/store/delivery-repository.js';
+import { DELIVERIES, DELIVERY_ATTEMPTS, deliveryId } from '../../src/store/delivery-repository.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { spawnCommand } from '../support/command-process.js';
 import { runPublish } from '../support/publish-process.js';
@@ -19,14 +19,14 @@ interface Report {
   id: string;
   status: string;
   deliveries: Record<string, number>;
-  progress: { sendingFinished: boolean; awaitingReport: number; overdueReport: number; settled: boolean };
+  progress: { sendingFinished: boolean; awaitingReport: number; overdueReport: number; settled: boolean; resendableUnknown: number; resentUnknown: number };
 }
 
 /**
  * What an editor does after publishing, as processes against a running worker process (its
  * WhatsApp API a sandbox in this process, so the test can switch status webhooks off).
  */
-describe('npm run publish after sending: --status and --watch with a running worker', function () {
+describe('npm run publish after sending: --status, --watch and --resend-unknown with a running worker', function () {
   this.timeout(6 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'publish-follow-up-'));
   const dbName = testDatabaseName('publish-follow-up');
@@ -35,6 +35,7 @@ describe('npm run publish after sending: --status and --watch with a running wor
   let sandbox: Sandbox;
   let worker: WorkerProcess;
   let webhookUrl: string;
+  let phones: string[];
   let published = 0;
   const env = () => ({ ...EXTERNAL_API_CREDENTIALS, MONGODB_URI: testServer().uri, MONGODB_DB: dbName, WHATSAPP_API_BASE: sandbox.url, LOG_LEVEL: 'warn' });
 
@@ -61,7 +62,7 @@ describe('npm run publish after sending: --status and --watch with a running wor
     client = new MongoClient(testServer().uri);
     await client.connect();
     db = client.db(dbName);
-    await seedSubscribers(db, { count: 3, from: 71000000 });
+    phones = await seedSubscribers(db, { count: 3, from: 71000000 });
     sandbox = await startSandbox({ clock: systemClock, token: EXTERNAL_API_CREDENTIALS.WHATSAPP_TOKEN, phoneNumberId: '100000000000001', appSecret: EXTERNAL_API_CREDENTIALS.WHATSAPP_APP_SECRET, mps: 0, pairRate: false });
     worker = spawnWorker({ ...env(), LOG_LEVEL: 'info', JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '3000' });
     webhookUrl = `${await worker.url(180_000)}/webhooks/whatsapp`;
@@ -136,6 +137,74 @@ describe('npm run publish after sending: --status and --watch with a running wor
         expect(result.stderr.trim().split('\n')).to.have.length(1);
         expect(result.stderr).to.match(message);
       }
+    });
+  });
+
+  describe('--resend-unknown', () => {
+    let id: string;
+    let lost: string[];
+    const sentTo = (contactKey: string) => sandbox.messages().filter((m) => m.callbackData === deliveryId(id, contactKey)).length;
+
+    before(async () => {
+      sandbox.setWebhookUrl(webhookUrl);
+      id = await publish();
+      await waitDone(id);
+      await waitFor('every status webhook to be applied', async () => sandbox.pendingStatuses === 0 && (await runPublish(env(), ['--status', id, '--json'])).stdout.includes('"settled":true'), 120_000, 250);
+      // Two deliveries as the broadcast sweep leaves them when their worker died between the
+      // claim and the request and no status ever came: `unknown`, never resent by the worker.
+      lost = phones.slice(0, 2);
+      for (const key of lost) {
+        await db.collection<{ _id: string }>(DELIVERIES).updateOne({ _id: deliveryId(id, key) }, { $set: { state: 'unknown', rank: 0, reason: 'no answer and no status webhook: not resent' }, $unset: { wamid: '', pricing: '' } });
+      }
+    });
+
+    it('--status counts them and names the command that can resend them', async () => {
+      const result = await runPublish(env(), ['--status', id]);
+      expect(result.stdout).to.match(/unknown:\s+2/);
+      expect(result.stdout).to.match(new RegExp(`unknown, can be resent:\\s+2 \\(npm run publish -- --resend-unknown ${id}\\)`));
+    });
+
+    it('without a terminal and without --yes: explains the risk, refuses with exit code 3 and changes nothing', async () => {
+      const before = await snapshot(id);
+      const result = await runPublish(env(), ['--resend-unknown', id]);
+      expect(result.code, result.stderr).to.equal(3);
+      expect(result.stderr.trim()).to.match(/^error: 2 deliveries of broadcast \S+ ended unknown; resending sends each once more, and if a first request did reach WhatsApp and only its status webhooks were lost, that contact gets the message twice: run again with --yes to resend$/);
+      const json = await runPublish(env(), ['--resend-unknown', id, '--json']);
+      expect(json.code).to.equal(3);
+      expect((JSON.parse(json.stdout) as { error: { exitCode: number } }).error.exitCode).to.equal(3);
+      expect(await snapshot(id)).to.deep.equal(before);
+    });
+
+    it('two operators at once with --yes: each unknown delivery is sent once more by the worker, and a third run finds none', async () => {
+      const runs = await Promise.all([runPublish(env(), ['--resend-unknown', id, '--yes', '--json']), runPublish(env(), ['--resend-unknown', id, '--yes', '--json'])]);
+      for (const run of runs) expect(run.code, run.stderr).to.equal(0);
+      const answers = runs.map((run) => JSON.parse(run.stdout) as { resent: number; unknown: number });
+      expect(answers.reduce((sum, a) => sum + a.resent, 0), JSON.stringify(answers)).to.equal(2);
+
+      await waitFor('the worker to resend both and the broadcast to be done again', async () => {
+        const report = JSON.parse((await runPublish(env(), ['--status', id, '--json'])).stdout) as Report;
+        return report.status === 'done' && report.progress.resentUnknown === 2 && (report.deliveries.unknown ?? 0) === 0 && lost.every((key) => sentTo(key) === 2);
+      }, 120_000, 500);
+      for (const key of lost) expect(await db.collection(DELIVERY_ATTEMPTS).countDocuments({ _id: `${deliveryId(id, key)}#2` as never })).to.equal(1);
+      expect(sentTo(phones[2] as string), 'a delivery that was not unknown is not resent').to.equal(1);
+
+      const third = await runPublish(env(), ['--resend-unknown', id, '--yes']);
+      expect(third.code, third.stderr).to.equal(0);
+      expect(third.stdout.trim()).to.equal(`broadcast ${id} has no unknown deliveries to resend (2 resent before)`);
+      expect(lost.map(sentTo)).to.deep.equal([2, 2]);
+    });
+
+    it('the text answer says that a running worker sends them', async () => {
+      const other = await publish();
+      await waitDone(other);
+      await waitFor('the statuses of the last broadcast', () => sandbox.pendingStatuses === 0, 60_000);
+      const key = phones[2] as string;
+      await db.collection<{ _id: string }>(DELIVERIES).updateOne({ _id: deliveryId(other, key) }, { $set: { state: 'unknown', rank: 0 }, $unset: { wamid: '', pricing: '' } });
+      const result = await runPublish(env(), ['--resend-unknown', other, '--yes']);
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stdout).to.match(/^1 of 1 unknown deliveries of broadcast \S+ queued to be resent once \(\+49151\*+02\)\.$/m);
+      expect(result.stdout).to.include('A running worker (npm start) sends them');
+      await waitFor('the resend', async () => (await broadcastStatus(other)) === 'done' && sandbox.messages().filter((m) => m.callbackData === deliveryId(other, key)).length === 2, 120_000, 250);
     });
   });
 });
