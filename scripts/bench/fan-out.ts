@@ -1,109 +1,172 @@
-import { MongoClient } from 'mongodb';
-import { loadConfig } from '../../config/index.js';
-import { createLogger } from '../../src/app/logger.js';
-import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast } from '../../src/app/publish.js';
-import { systemClock } from '../../src/app/system-clock.js';
-import { startWorker, type Worker } from '../../src/app/worker.js';
-import { CONTACTS } from '../../src/store/contact-repository.js';
-import { startDatabaseServer } from '../../src/store/server/local-server.js';
-import type { Benchmark, BenchRow } from './benchmark.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient, type Db } from 'mongodb';
+import { BroadcastRepository } from '../../src/store/broadcast-repository.js';
+import { startDatabaseServer, type DatabaseServer } from '../../src/store/server/local-server.js';
+import { BroadcastFleet } from '../../test/support/broadcast-fleet.js';
+import { childListeningOn, cpuMs, peakRssMb, resetPeakRss } from '../../test/support/process-stats.js';
+import { seedSubscribers } from '../../test/support/seed.js';
+import { integersFromEnv, round, secondsFromEnv, type BenchContext, type Benchmark, type BenchRow } from './benchmark.js';
 
-const SUBSCRIBERS = (process.env.BENCH_SUBSCRIBERS ?? '2000').split(',').map(Number);
-const WORKERS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
-/** A run that takes longer is stopped there and reported with the rate it had reached. */
-const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 'Infinity');
+export interface FanOutRun {
+  subscribers: number;
+  workers: number;
+  server: string;
+  node: string;
+  /** From the broadcast's publication to its status `done`, or to BENCH_MAX_SECONDS. */
+  seconds: number;
+  complete: boolean;
+  messages: number;
+  msgPerSec: number;
+  /** User + system CPU of the worker processes only, per message sent. */
+  cpuMsPerMsg: number;
+  /** The sandbox process's CPU per message (it also sends the status webhooks). */
+  sandboxCpuMsPerMsg: number;
+  /** Peaks from the moment the broadcast is published (where /proc allows resetting them). */
+  peakRssMb: { workers: (number | null)[]; server: number | null; sandbox: number | null };
+  rawInsertPerSec: number;
+  shareOfRawInsert: number;
+}
 
-interface RunResult { rate: number; seconds: number; peakMiB: number; accepted: number; complete: boolean; cpuMsPerMessage: number }
+/** The server's name and version, without its address: `mongo-java-server 1.47.0 (memory backend, ...)`. */
+export function serverName(server: DatabaseServer): string {
+  return server.description.replace(/ at mongodb(\+srv)?:\/\/.*$/, '');
+}
+
+/** The pid of the database server when this process started it (not for MONGODB_URI). */
+export function serverPid(server: DatabaseServer): number | undefined {
+  return server.source === 'MONGODB_URI' ? undefined : childListeningOn(Number(new URL(server.uri).port));
+}
 
 /**
- * A broadcast to N subscribers outside their window (templates), limits off (SEND_RATE_MPS
- * 10,000, sandbox without mps limit, status webhooks on), with one and with two workers on the
- * same database. Both workers run in this process; peak memory is this process's RSS from
- * the moment the broadcast starts (after seeding).
- * BENCH_SUBSCRIBERS (default 2000), BENCH_WORKERS (default 1,2) and BENCH_MAX_SECONDS (a run
- * stopped there reports the rate it reached) choose the runs.
+ * Inserts `count` documents shaped like a sent delivery record (see delivery-repository.ts)
+ * into a scratch collection with insertMany in chunks of 1,000; returns documents per second,
+ * the median of three rounds (one round of a few thousand documents is over in well under a
+ * second, too short to be steady). The baseline of what the server itself can write, measured
+ * on the same server in the same run.
  */
-async function run(subscribers: number, workers: number, uri: string): Promise<RunResult> {
-  const db = `bench_fanout_${subscribers}_${workers}_${systemClock.now().getTime()}`;
-  const logger = createLogger({ level: 'error', json: true, pii: false });
-  const started: Worker[] = [];
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
-  try {
-    for (let i = 0; i < workers; i += 1) {
-      const config = loadConfig({ MONGODB_URI: uri, MONGODB_DB: db, PORT: '0', HOST: '127.0.0.1', SANDBOX_PORT: '0', SANDBOX_MPS: '0', SEND_RATE_MPS: '10000', LOG_LEVEL: 'error' });
-      started.push(await startWorker(config, logger, systemClock));
+export async function rawInsertRate(db: Db, count: number): Promise<number> {
+  const rates: number[] = [];
+  for (let round = 0; round < 3; round += 1) {
+    const scratch = db.collection(`bench_raw_insert_${Date.now()}_${round}`);
+    const now = new Date(Date.now());
+    const broadcastId = `b${Date.now().toString(36)}raw${round}`;
+    const started = performance.now();
+    for (let from = 0; from < count; from += 1000) {
+      const docs = [];
+      for (let i = from; i < Math.min(count, from + 1000); i += 1) {
+        const contactKey = `+49151${String(i).padStart(8, '0')}`;
+        docs.push({
+          _id: `dl:${broadcastId}:${contactKey}` as never, broadcastId, contactKey, state: 'sending', kind: 'template', attempts: 1,
+          claimedAt: now, estimatedCost: 0.0456, rank: 1, wamid: `wamid.HBgN${contactKey.slice(1)}FQIAERgSQkVOQ0hSQVdJTlNFUlQ${i}`,
+          pricing: { type: 'regular', category: 'utility', billable: true }, updatedAt: now,
+        });
+      }
+      await scratch.insertMany(docs, { ordered: false });
     }
-    const first = started[0] as Worker;
-    const now = systemClock.now();
-    const docs = Array.from({ length: subscribers }, (_, i) => {
-      const phone = `+49151${String(i).padStart(8, '0')}`;
-      return { _id: phone, phone, waId: phone.slice(1), status: 'active', subscriptions: { fallzahlen: { state: 'subscribed', changedAt: now, source: 'import' } }, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now };
-    });
-    for (let i = 0; i < docs.length; i += 5000) await first.deps.db.collection(CONTACTS).insertMany(docs.slice(i, i + 5000) as never[]);
-    const prepared = prepareBroadcast(first.deps, { topic: 'fallzahlen', data: { date: '2026-11-20T09:00:00Z', cases: 1, new_cases: 1 } });
-    const { broadcast } = await createBroadcast(first.deps, prepared, await planBroadcast(first.deps, prepared, systemClock.now()), systemClock.now());
-    // Memory from here on: the seed documents built above are not the worker's.
-    global.gc?.();
-    peak = process.memoryUsage().rss;
+    rates.push(count / ((performance.now() - started) / 1000));
+    await scratch.drop();
+  }
+  return rates.sort((a, b) => a - b)[1] as number;
+}
+
+/**
+ * One broadcast to `subscribers` contacts outside their window (templates) through `workers`
+ * worker processes, on a database server of its own (a fresh throwaway one per run, so one
+ * run's memory does not carry into the next).
+ */
+export async function fanOutRun(subscribers: number, workers: number, maxSeconds: number, context: BenchContext): Promise<FanOutRun> {
+  const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', report: (line) => context.progress(line) });
+  const dbName = `bench_fanout_${subscribers}_${workers}_${Date.now()}`;
+  const client = new MongoClient(server.uri);
+  let fleet: BroadcastFleet | undefined;
+  try {
+    const db = client.db(dbName);
+    await seedSubscribers(db, { count: subscribers });
+    fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000' } });
+    await fleet.listening();
+    const id = await fleet.publish({ date: '2026-11-20T09:00:00Z', cases: subscribers, new_cases: workers });
+    const pids = fleet.workerPids();
+    const dbPid = serverPid(server);
+    const sandboxPid = fleet.sandbox.child.pid as number;
+    for (const pid of [...pids, sandboxPid, ...(dbPid ? [dbPid] : [])]) resetPeakRss(pid);
+    const cpuBefore = pids.map((pid) => cpuMs(pid) ?? 0);
+    const sandboxCpuBefore = cpuMs(sandboxPid) ?? 0;
     const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    await first.scheduler.scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', systemClock.now());
-    const accepted = () => started.reduce((n, w) => n + (w.sandbox?.messages().length ?? 0), 0);
-    let lastReport = t0;
+    const broadcasts = new BroadcastRepository(db);
     let complete = false;
-    // Polls the broadcast's own document: the full report counts every delivery, which at
-    // 100,000 deliveries would itself load the database the run is measuring.
-    while (performance.now() - t0 < MAX_SECONDS * 1000) {
-      if ((await first.deps.broadcasts.get(broadcast.id))?.status === 'done') {
+    let lastReport = t0;
+    while (performance.now() - t0 < maxSeconds * 1000) {
+      const broadcast = await broadcasts.get(id);
+      if (broadcast?.status === 'done') {
         complete = true;
         break;
       }
-      if (performance.now() - lastReport > 30_000) {
+      if (performance.now() - lastReport >= 10_000) {
         lastReport = performance.now();
-        process.stderr.write(`    ${Math.round((lastReport - t0) / 1000)} s: ${accepted()} accepted by the sandbox(es), RSS ${Math.round(peak / 1024 / 1024)} MiB peak\n`);
+        context.progress(`${Math.round((lastReport - t0) / 1000)} s: ${broadcast?.batchesDone ?? 0} of ${broadcast?.batches ?? '?'} batches done`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await sleep(250);
     }
     const seconds = (performance.now() - t0) / 1000;
-    const sent = accepted();
-    const cpu = process.cpuUsage(cpu0);
-    if (complete) {
-      const report = await broadcastReport(first.deps, broadcast.id);
-      process.stderr.write(`    done: ${JSON.stringify(report.deliveries)}\n`);
-    }
-    return { rate: Math.round((sent / seconds) * 10) / 10, seconds: Math.round(seconds), peakMiB: Math.round(peak / 1024 / 1024), accepted: sent, complete, cpuMsPerMessage: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, sent)) * 100) / 100 };
+    const workerCpu = pids.reduce((sum, pid, i) => sum + ((cpuMs(pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
+    const sandboxCpu = (cpuMs(sandboxPid) ?? 0) - sandboxCpuBefore;
+    const peaks = { workers: pids.map((pid) => peakRssMb(pid) ?? null), server: dbPid ? (peakRssMb(dbPid) ?? null) : null, sandbox: peakRssMb(sandboxPid) ?? null };
+    const messages = (await fleet.accepted(id)).length;
+    await fleet.stopWorkers();
+    const rawInsertPerSec = await rawInsertRate(db, subscribers);
+    const msgPerSec = messages / seconds;
+    return {
+      subscribers, workers, server: serverName(server), node: process.version,
+      seconds: round(seconds), complete, messages, msgPerSec: round(msgPerSec),
+      cpuMsPerMsg: round(workerCpu / Math.max(1, messages), 2), sandboxCpuMsPerMsg: round(sandboxCpu / Math.max(1, messages), 2),
+      peakRssMb: peaks, rawInsertPerSec: Math.round(rawInsertPerSec), shareOfRawInsert: round(msgPerSec / rawInsertPerSec, 4),
+    };
   } finally {
-    clearInterval(sampler);
-    for (const w of started.reverse()) await w.stop();
-    // Dropped only once the workers have stopped (FerretDB dies when a database in use is dropped).
-    const client = await new MongoClient(uri).connect();
-    await client.db(db).dropDatabase().finally(() => client.close());
+    await fleet?.close();
+    // Dropped once nothing uses it (only matters on a MONGODB_URI server; a throwaway one goes as a whole).
+    if (server.source === 'MONGODB_URI') await client.db(dbName).dropDatabase().catch(() => undefined);
+    await client.close();
+    await server.stop();
   }
 }
 
+function rowsOf(r: FanOutRun): BenchRow[] {
+  const label = `${r.subscribers} subscribers, ${r.workers} worker(s)`;
+  const how = r.complete ? `all sent in ${r.seconds} s` : `stopped after ${r.seconds} s with ${r.messages} sent`;
+  return [
+    { name: 'fan-out', metric: `${label}: messages/s (${how})`, value: r.msgPerSec },
+    { name: 'fan-out', metric: `${label}: share of the raw insert rate (${r.rawInsertPerSec}/s)`, value: r.shareOfRawInsert },
+    { name: 'fan-out', metric: `${label}: CPU ms per message, worker processes`, value: r.cpuMsPerMsg },
+    { name: 'fan-out', metric: `${label}: peak RSS MiB, worker processes`, value: r.peakRssMb.workers.join(' / ') },
+    { name: 'fan-out', metric: `${label}: peak RSS MiB, database server`, value: r.peakRssMb.server ?? 'n/a' },
+  ];
+}
+
+/**
+ * A broadcast to N subscribers outside their window (templates) with limits off
+ * (SEND_RATE_MPS 10,000, sandbox without mps limit, status webhooks on) through 1 and 2
+ * worker processes on one database. --subscribers / BENCH_SUBSCRIBERS (default 2000),
+ * --workers / BENCH_WORKERS (default 1,2), BENCH_MAX_SECONDS (a stopped run reports its rate).
+ */
 export const benchmark: Benchmark = {
   name: 'fan-out',
-  async run() {
-    const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', report: (line) => process.stderr.write(`${line}\n`) });
+  flags: ['subscribers', 'workers'],
+  async run(context) {
+    const sizes = context.options.subscribers ?? integersFromEnv('BENCH_SUBSCRIBERS', '2000');
+    const workerCounts = context.options.workers ?? integersFromEnv('BENCH_WORKERS', '1,2');
+    const maxSeconds = secondsFromEnv('BENCH_MAX_SECONDS');
     const rows: BenchRow[] = [];
-    try {
-      for (const n of SUBSCRIBERS) {
-        for (const workers of WORKERS) {
-          process.stderr.write(`  fan-out to ${n} subscribers with ${workers} worker(s) ...\n`);
-          const { rate, seconds, peakMiB, accepted, complete, cpuMsPerMessage } = await run(n, workers, server.uri);
-          const how = complete ? `all sent in ${seconds} s` : `stopped after ${seconds} s with ${accepted} sent`;
-          rows.push({ name: 'fan-out', metric: `${n} subscribers, ${workers} worker(s): messages/s (${how})`, value: rate });
-          rows.push({ name: 'fan-out', metric: `${n} subscribers, ${workers} worker(s): peak RSS of the process, MiB`, value: peakMiB });
-          // The process's CPU per message sent (workers, their sandboxes and webhooks): what the
-          // worker itself costs, apart from the time spent waiting for the database.
-          rows.push({ name: 'fan-out', metric: `${n} subscribers, ${workers} worker(s): CPU ms per message, whole process`, value: cpuMsPerMessage });
-        }
+    let server = '';
+    for (const n of sizes) {
+      for (const workers of workerCounts) {
+        context.progress(`fan-out to ${n} subscribers with ${workers} worker process(es) ...`);
+        const result = await fanOutRun(n, workers, maxSeconds, context);
+        context.record({ ...result });
+        rows.push(...rowsOf(result));
+        server = result.server;
       }
-      rows.push({ name: 'fan-out', metric: 'database', value: server.description.split(' at ')[0] ?? '' });
-    } finally {
-      await server.stop();
     }
+    rows.push({ name: 'fan-out', metric: 'database', value: server });
     return rows;
   },
 };

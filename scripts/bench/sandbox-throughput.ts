@@ -49,7 +49,14 @@ async function startReceiver(): Promise<{ url: string; received: () => number; s
   };
 }
 
-async function measure(name: string, extra: string[]): Promise<BenchRow[]> {
+interface Measured {
+  acceptedPerSec: number;
+  refusedOrFailed: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+async function measure(extra: string[]): Promise<Measured> {
   const { child, url } = await startSandboxProcess(extra);
   try {
     const body = JSON.stringify({
@@ -64,16 +71,25 @@ async function measure(name: string, extra: string[]): Promise<BenchRow[]> {
       connections: CONNECTIONS,
       duration: DURATION_S,
     });
-    return [
-      { name, metric: 'accepted msg/s', value: Math.round(result['2xx'] / (result.duration || DURATION_S)) },
-      { name, metric: 'refused or failed requests', value: result.non2xx + result.errors + result.timeouts },
-      { name, metric: 'latency p50 ms', value: result.latency.p50 },
-      { name, metric: 'latency p99 ms', value: result.latency.p99 },
-    ];
+    return {
+      acceptedPerSec: Math.round(result['2xx'] / (result.duration || DURATION_S)),
+      refusedOrFailed: result.non2xx + result.errors + result.timeouts,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+    };
   } finally {
     child.kill('SIGTERM');
     if (child.exitCode === null) await once(child, 'exit');
   }
+}
+
+function rowsOf(name: string, m: Measured): BenchRow[] {
+  return [
+    { name, metric: 'accepted msg/s', value: m.acceptedPerSec },
+    { name, metric: 'refused or failed requests', value: m.refusedOrFailed },
+    { name, metric: 'latency p50 ms', value: m.p50Ms },
+    { name, metric: 'latency p99 ms', value: m.p99Ms },
+  ];
 }
 
 /**
@@ -82,16 +98,24 @@ async function measure(name: string, extra: string[]): Promise<BenchRow[]> {
  */
 export const benchmark: Benchmark = {
   name: 'sandbox-throughput',
-  async run(): Promise<BenchRow[]> {
-    const rows = await measure('sandbox-throughput', []);
+  flags: [],
+  async run(context): Promise<BenchRow[]> {
+    const plain = await measure([]);
     const receiver = await startReceiver();
+    let withStatuses: Measured;
+    let received: number;
     try {
-      rows.push(...(await measure('sandbox-throughput+statuses', ['--webhook', receiver.url])));
-      rows.push({ name: 'sandbox-throughput+statuses', metric: 'webhook POSTs received', value: receiver.received() });
+      withStatuses = await measure(['--webhook', receiver.url]);
+      received = receiver.received();
     } finally {
       await receiver.stop();
     }
-    rows.push({ name: 'sandbox-throughput', metric: 'connections', value: CONNECTIONS });
-    return rows;
+    context.record({ connections: CONNECTIONS, seconds: DURATION_S, withoutWebhooks: plain, withStatusWebhooks: { ...withStatuses, webhookPostsReceived: received } });
+    return [
+      ...rowsOf('sandbox-throughput', plain),
+      ...rowsOf('sandbox-throughput+statuses', withStatuses),
+      { name: 'sandbox-throughput+statuses', metric: 'webhook POSTs received', value: received },
+      { name: 'sandbox-throughput', metric: 'connections', value: CONNECTIONS },
+    ];
   },
 };
