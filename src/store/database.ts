@@ -1,4 +1,6 @@
-import { MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
+
+const DUPLICATE_KEY = 11000;
 
 export interface Database {
   client: MongoClient;
@@ -38,4 +40,25 @@ export async function findByIds<T extends Document & { _id: string }>(collection
 /** An unordered bulk write, skipped when there is nothing to write. */
 export async function bulkWrite<T extends Document>(collection: Collection<T>, ops: readonly AnyBulkWriteOperation<T>[]): Promise<void> {
   if (ops.length > 0) await collection.bulkWrite([...ops], { ordered: false });
+}
+
+/**
+ * Inserts documents with unique `_id`s, unordered, and returns, per document, whether this call
+ * stored it (false: one with that `_id` was there already: a claim another worker won, an
+ * event seen before). Any other failure is thrown, including a bulk error that names no
+ * document: a lost connection in the middle of the command stores an unknown part of it, and
+ * must never count as stored.
+ */
+export async function insertUnique<T extends Document>(collection: Collection<T>, docs: readonly T[]): Promise<boolean[]> {
+  if (docs.length === 0) return [];
+  try {
+    await collection.insertMany([...docs] as unknown as Parameters<Collection<T>['insertMany']>[0], { ordered: false });
+    return docs.map(() => true);
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError) throw err;
+    const taken = new Set(errors.map((e) => e.index));
+    return docs.map((_, i) => !taken.has(i));
+  }
 }

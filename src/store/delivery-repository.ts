@@ -1,5 +1,5 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
-import { bulkWrite, findByIds, type IndexDeclaration } from './database.js';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { bulkWrite, findByIds, insertUnique, type IndexDeclaration } from './database.js';
 import { TickBatcher } from './tick-batcher.js';
 
 /**
@@ -146,16 +146,7 @@ export class DeliveryRepository {
 
   /** Inserts first claims; a duplicate `_id` means another worker has that delivery. */
   async #insertClaims(docs: DeliveryDoc[]): Promise<boolean[]> {
-    try {
-      await this.#deliveries.insertMany(docs, { ordered: false });
-      return docs.map(() => true);
-    } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      if (errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
-      const taken = new Set(errors.map((e) => e.index));
-      return docs.map((_, i) => !taken.has(i));
-    }
+    return insertUnique(this.#deliveries, docs);
   }
 
   /** Records a skip (once; an existing record wins). */

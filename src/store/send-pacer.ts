@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { insertUnique } from './database.js';
 
 /** One send slot: its `_id` is the slot's index on a grid of 1000 / rate ms since the epoch. */
 interface SlotDoc {
@@ -137,16 +138,8 @@ export class SendPacer {
 
   /** Inserts the candidate slots; returns those this worker now owns. */
   async #insert(candidates: number[]): Promise<number[]> {
-    try {
-      await this.#slots.insertMany(candidates.map((_id) => ({ _id })), { ordered: false });
-      return candidates;
-    } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      if (errors.some((e) => e.code !== 11000)) throw err;
-      const taken = new Set(errors.map((e) => e.index));
-      return candidates.filter((_, i) => !taken.has(i));
-    }
+    const owned = await insertUnique(this.#slots, candidates.map((_id) => ({ _id })));
+    return candidates.filter((_, i) => owned[i]);
   }
 
   async #slowdown(now: number): Promise<SlowDoc | null> {

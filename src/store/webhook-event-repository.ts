@@ -1,6 +1,6 @@
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
-import type { IndexDeclaration } from './database.js';
+import { insertUnique, type IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -110,18 +110,8 @@ export function inboundKey(event: Pick<InboundMessageEvent, 'id' | 'from' | 'use
  * Returns the ids that were new. Any other write error is thrown.
  */
 async function insertNew<T extends { _id: string }>(collection: Collection<T>, docs: T[]): Promise<Set<string>> {
-  const fresh = new Set(docs.map((d) => d._id));
-  if (docs.length === 0) return fresh;
-  try {
-    await collection.insertMany(docs as unknown as Parameters<Collection<T>['insertMany']>[0], { ordered: false });
-  } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    const other = errors.find((e) => e.code !== DUPLICATE_KEY);
-    if (other) throw err;
-    for (const e of errors) fresh.delete(docs[e.index]?._id as string);
-  }
-  return fresh;
+  const stored = await insertUnique(collection, docs);
+  return new Set(docs.filter((_, i) => stored[i]).map((d) => d._id));
 }
 
 export class WebhookEventRepository {
