@@ -75,7 +75,7 @@ export async function rawInsertRate(db: Db, count: number): Promise<number> {
  * run's memory does not carry into the next).
  */
 export async function fanOutRun(subscribers: number, workers: number, maxSeconds: number, context: BenchContext): Promise<FanOutRun> {
-  const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', report: (line) => context.progress(line) });
+  const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', javaMaxHeap: process.env.LOCAL_DB_MAX_HEAP, report: (line) => context.progress(line) });
   const dbName = `bench_fanout_${subscribers}_${workers}_${Date.now()}`;
   const client = new MongoClient(server.uri);
   let fleet: BroadcastFleet | undefined;
