@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { RenderedContent } from '../domain/broadcast-content.js';
-import { bulkWrite, type IndexDeclaration } from './database.js';
+import { bulkWrite, isDuplicateKey, type IndexDeclaration } from './database.js';
 
 export type BroadcastStatus = 'planning' | 'running' | 'paused' | 'done' | 'failed';
 
@@ -77,7 +77,7 @@ export class BroadcastRepository {
       await this.#broadcasts.insertOne(doc);
       return { broadcast: toBroadcast(doc), created: true };
     } catch (err) {
-      if (!(err instanceof MongoServerError) || err.code !== 11000) throw err;
+      if (!isDuplicateKey(err)) throw err;
       const existing = await this.#broadcasts.findOne({ key: input.key });
       if (!existing) throw err;
       return { broadcast: toBroadcast(existing), created: false };

@@ -1,6 +1,12 @@
-import { MongoBulkWriteError, MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
 
+/** MongoDB's duplicate key error (E11000): a unique index refused the write. */
 const DUPLICATE_KEY = 11000;
+
+/** Whether a single write was refused by a unique index: a claim or an event that is there already. */
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
 
 export interface Database {
   client: MongoClient;

@@ -1,5 +1,5 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
-import { bulkWrite, findByIds, insertUnique, type IndexDeclaration } from './database.js';
+import type { Collection, Db } from 'mongodb';
+import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { TickBatcher } from './tick-batcher.js';
 
 /**
@@ -92,8 +92,6 @@ function toDelivery({ _id, rank, updatedAt: _u, ...rest }: DeliveryDoc): Deliver
   return { id: _id, ...rest, state: effectiveState(rest.state, rank) };
 }
 
-const DUPLICATE_KEY = 11000;
-const isDuplicate = (err: unknown): boolean => err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 
 export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
@@ -137,7 +135,7 @@ export class DeliveryRepository {
     try {
       await this.#attempts.insertOne({ _id: `${id}#${previousAttempts + 1}`, at: now });
     } catch (err) {
-      if (isDuplicate(err)) return false;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
     await this.#deliveries.updateOne({ _id: id }, { $set: { state: 'sending', kind, attempts: previousAttempts + 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now }, $unset: { nextAttemptAt: '' } });
@@ -157,7 +155,7 @@ export class DeliveryRepository {
     try {
       await this.#deliveries.insertOne({ _id: id, broadcastId, contactKey, state: 'skipped', reason, attempts: 0, rank: RANK.skipped, updatedAt: now });
     } catch (err) {
-      if (!isDuplicate(err)) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
   }
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
-import { insertUnique } from './database.js';
+import type { Collection, Db } from 'mongodb';
+import { insertUnique, isDuplicateKey } from './database.js';
 
 /** One send slot: its `_id` is the slot's index on a grid of 1000 / rate ms since the epoch. */
 interface SlotDoc {
@@ -129,7 +129,7 @@ export class SendPacer {
     } catch (err) {
       // Two lanes upserting the first slowdown at once: one insert can lose on the unique _id
       // (MongoDB retries such an upsert itself only in some cases); the document exists now.
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      if (!isDuplicateKey(err)) throw err;
       await this.#slow.updateOne({ _id: this.id }, update);
     }
     this.#slowCache = undefined;

@@ -1,6 +1,6 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
-import { insertUnique, type IndexDeclaration } from './database.js';
+import { insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -90,7 +90,6 @@ export const webhookEventIndexes: IndexDeclaration[] = [
   { collection: REJECTED_EVENTS, indexes: [{ name: 'rejected_events_received', key: { receivedAt: 1 } }] },
 ];
 
-const DUPLICATE_KEY = 11000;
 
 /** The same preference change reported twice is one event (by the time it claimed, even when not believed). */
 export function preferenceEventId(event: UserPreferenceEvent): string {
@@ -187,7 +186,7 @@ export class WebhookEventRepository {
     try {
       await this.#claims.insertOne({ _id: `${candidate.id}#${attempt}`, at: now });
     } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return undefined;
+      if (isDuplicateKey(err)) return undefined;
       throw err;
     }
     const doc = await this.#inbound.findOneAndUpdate({ _id: candidate.id }, { $set: { state: 'processing', claimedAt: now, attempts: attempt } }, { returnDocument: 'after' });
