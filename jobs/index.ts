@@ -6,14 +6,16 @@ import { fanOutBatchJob } from './fan-out-batch.js';
 import type { JobDefinition, JobSet } from '../src/app/job-definition.js';
 import { planBroadcastJob } from './plan-broadcast.js';
 import { processInboundJob } from './process-inbound.js';
+import { storeWebhookBatchesJob } from './store-webhook-batches.js';
 
 /** Every job the worker runs. */
 export const JOBS: readonly JobDefinition<never, AppDeps>[] = [
-  processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob,
+  storeWebhookBatchesJob, processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob,
 ] as readonly JobDefinition<never, AppDeps>[];
 
 /** Recurring jobs: Agenda keeps one document per name, so several workers schedule them once. */
 export const RECURRING: readonly { name: string; every: string }[] = [
+  { name: storeWebhookBatchesJob.name, every: '10 seconds' },
   { name: processInboundJob.name, every: '10 seconds' },
   { name: applyStatusesJob.name, every: '10 seconds' },
   { name: broadcastSweepJob.name, every: '15 seconds' },

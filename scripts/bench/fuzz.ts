@@ -7,6 +7,7 @@ import { systemClock } from '../../src/app/system-clock.js';
 import { INBOUND } from '../../src/store/webhook-event-repository.js';
 import { startDatabaseServer } from '../../src/store/server/local-server.js';
 import { WebhookFuzzer, type FuzzRequest } from '../../test/support/webhook-fuzz.js';
+import { WEBHOOK_BATCHES } from '../../src/store/webhook-batch-repository.js';
 import { checkAnswer, checkFuzzState, percentile, runFuzz, sendFuzzRequest, type FuzzResult } from '../../test/support/webhook-fuzz-run.js';
 import { waitFor } from '../../test/support/wait-for.js';
 import { spawnWorker } from '../../test/support/worker-process.js';
@@ -100,6 +101,7 @@ const fuzz = {
       progress(`${runs.length} requests in ${seconds.toFixed(1)} s; waiting for the replies to what was accepted`);
 
       const db = client.db(dbName);
+      await waitFor('the worker to store the events of every answered batch', async () => (await db.collection(WEBHOOK_BATCHES).countDocuments()) === 0, 120_000, 250);
       await waitFor('the worker to handle every accepted message', async () => (await db.collection(INBOUND).countDocuments({ state: { $ne: 'done' } })) === 0, 120_000, 250);
       const sandboxMessages = ((await (await fetch(`${sandboxUrl}/_sandbox/messages`)).json()) as { messages: { to: string }[] }).messages;
       const violations = await checkFuzzState(db, sandboxMessages, sent, new Date(Date.now() + SKEW_MS));

@@ -15,6 +15,7 @@ import type { InboundProcessor } from './inbound-processor.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import type { StatusApplier } from './status-applier.js';
+import type { WebhookBatches } from './webhook-batches.js';
 
 /** Configuration files and repositories: what the worker and the command-line scripts share. */
 export interface Services {
@@ -39,4 +40,5 @@ export interface AppDeps extends Services {
   statuses: StatusApplier;
   fanOut: FanOut;
   scheduler: Scheduler;
+  webhookBatches: WebhookBatches;
 }

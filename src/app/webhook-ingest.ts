@@ -1,7 +1,7 @@
 import { opensWindow } from '../domain/conversation.js';
 import { ContactRepository, contactKey, type InboundSender } from '../store/contact-repository.js';
 import { inboundKey, preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
-import type { InboundMessageEvent, ParsedWebhook, RejectedPart, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
+import type { InboundMessageEvent, ParsedWebhook, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
 
 /** Which events are ours, and how far ahead of our clock an event's own time may be. */
@@ -12,25 +12,36 @@ export interface IngestPolicy {
   readonly maxClockSkewMs: number;
 }
 
-export interface IngestSummary {
+/** A batch checked against the policy, before anything is stored: what the webhook answers with. */
+export interface ScreenedBatch {
+  readonly messages: readonly InboundMessageEvent[];
+  readonly statuses: readonly StatusEvent[];
+  readonly preferences: readonly UserPreferenceEvent[];
+  /** Parts of the batch refused one by one (recorded, the rest stored). */
+  readonly rejected: readonly RejectedPart[];
+  /** The body's digest, naming the rejected parts so that Meta's retry records nothing twice. */
+  readonly digest: string;
+  /** Events for another business number: acknowledged, not acted on. */
+  readonly otherNumber: number;
+  /** Messages and preferences whose timestamp was too far ahead: stored at the receive time. */
+  readonly futureTimestamps: number;
+}
+
+export interface StoreSummary {
   /** Events not seen before, by kind. */
   messages: number;
   statuses: number;
   preferences: number;
-  /** Events already stored (Meta retries) or without any contact id. */
+  /** Events already stored (Meta retries). */
   duplicates: number;
+  /** Events without any contact id. */
   unaddressable: number;
-  /** Parts of the batch refused one by one (recorded, the rest stored). */
-  rejected: readonly RejectedPart[];
-  /** Events for another business number: acknowledged, not acted on. */
-  otherNumber: number;
-  /** Messages and preferences whose timestamp was too far ahead: stored at the receive time. */
-  futureTimestamps: number;
 }
 
 /**
- * The fast part of a webhook POST: store every event once and move the contacts' windows,
- * in a few bulk writes. The conversation and status handling happen later, in jobs.
+ * Stores webhook events: `screen` sorts a parsed batch by the policy (ours, believable) without
+ * any I/O; `store` writes screened batches (one or many at once) in a few bulk writes, each event
+ * once, and moves the contacts' windows. The conversation and status handling happen later.
  */
 export class WebhookIngest {
   readonly #ours: ReadonlySet<string>;
@@ -46,7 +57,7 @@ export class WebhookIngest {
     this.#ours = new Set(policy.phoneNumberIds);
   }
 
-  async ingest(parsed: ParsedWebhook): Promise<IngestSummary> {
+  screen(parsed: ParsedWebhook): ScreenedBatch {
     const now = this.clock.now();
     let otherNumber = 0;
     const ours = <T extends { phoneNumberId?: string }>(items: readonly T[]): T[] => items.filter((item) => {
@@ -61,11 +72,25 @@ export class WebhookIngest {
       futureTimestamps += 1;
       return { ...event, timestamp: now, anomaly: 'timestamp-in-future', claimedTimestamp: event.timestamp };
     };
-    const messages = ours(parsed.messages).map(believable);
-    const statusEvents = ours(parsed.statuses);
-    const preferences = ours(parsed.preferences).map(believable);
-    const rejected = ours(parsed.rejected);
-    if (rejected.length > 0) await this.events.addRejected(rejected, parsed.digest, now);
+    return {
+      messages: ours(parsed.messages).map(believable),
+      statuses: ours(parsed.statuses),
+      preferences: ours(parsed.preferences).map(believable),
+      rejected: ours(parsed.rejected),
+      digest: parsed.digest,
+      otherNumber,
+      futureTimestamps,
+    };
+  }
+
+  async store(batches: readonly ScreenedBatch[]): Promise<StoreSummary> {
+    const now = this.clock.now();
+    for (const batch of batches) {
+      if (batch.rejected.length > 0) await this.events.addRejected(batch.rejected, batch.digest, now);
+    }
+    const messages = batches.flatMap((b) => b.messages);
+    const statusEvents = batches.flatMap((b) => b.statuses);
+    const preferences = batches.flatMap((b) => b.preferences);
 
     const keys = await this.#resolveKeys(messages, preferences);
     const inbound: { contactKey: string; event: InboundMessageEvent }[] = [];
@@ -112,9 +137,6 @@ export class WebhookIngest {
       preferences: freshPreferences.size,
       duplicates: total - stored - unaddressable,
       unaddressable,
-      rejected,
-      otherNumber,
-      futureTimestamps,
     };
   }
 

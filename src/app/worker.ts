@@ -6,6 +6,7 @@ import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-rout
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
+import { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
 import { SendPacer } from '../store/send-pacer.js';
 import { cloudApiClientFromConfig } from '../whatsapp/cloud-api-client.js';
 import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.js';
@@ -19,6 +20,7 @@ import type { Logger } from './logger.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { buildServices, loadContentConfig } from './services.js';
 import { StatusApplier } from './status-applier.js';
+import { WebhookBatches } from './webhook-batches.js';
 import { WebhookIngest } from './webhook-ingest.js';
 import { whatsappReplies } from './whatsapp-replies.js';
 
@@ -121,7 +123,19 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
       onOutcome: (kind, outcome) => metrics.deliveries.inc({ kind, outcome: outcome.split(':')[0] ?? outcome }),
     });
 
-    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler };
+    const ingest = new WebhookIngest(
+      services.contacts, services.events, clock,
+      { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
+      (stored) => statuses.accept(stored),
+    );
+    const webhookBatches = new WebhookBatches(
+      new WebhookBatchRepository(database.db), ingest, clock, logger.child({ scope: 'webhook' }),
+      { leaseMs: config.jobs.lockLifetimeMs, maxEventsPerStore: 1000 },
+      (summary) => {
+        if (summary.messages > 0) inbound.kick();
+      },
+    );
+    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler, webhookBatches };
     scheduler.setDeps(deps);
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
@@ -131,12 +145,9 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
       await inbound.stop();
       await statuses.stop();
     });
+    // Stopped after the HTTP server (registered later), before the handling it feeds.
+    releasers.add('webhook event storing', () => webhookBatches.stop());
 
-    const ingest = new WebhookIngest(
-      services.contacts, services.events, clock,
-      { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
-      (stored) => statuses.accept(stored),
-    );
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
     registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs });
     registerMetricsRoutes(http, metrics);
@@ -146,10 +157,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
       bodyLimit: config.webhook.bodyLimitBytes,
       logger: logger.child({ scope: 'webhook' }),
       metrics,
-      ingest: (parsed) => ingest.ingest(parsed),
-      afterIngest: (summary) => {
-        if (summary.messages > 0) inbound.kick();
-      },
+      receive: (raw, parsed) => webhookBatches.receive(raw, parsed),
     });
     try {
       await http.listen({ host: config.http.host, port: config.http.port });

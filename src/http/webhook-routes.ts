@@ -1,8 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../domain/logger.js';
-import type { IngestSummary } from '../app/webhook-ingest.js';
-import { parseWebhookBody, type ParsedWebhook } from '../whatsapp/webhook-parser.js';
+import { parseWebhookBody, type ParsedWebhook, type RejectedPart } from '../whatsapp/webhook-parser.js';
 import { verifySignature } from '../whatsapp/webhook-signature.js';
 import type { Metrics } from './metrics.js';
 
@@ -13,10 +12,24 @@ export interface WebhookDeps {
   bodyLimit: number;
   logger: Logger;
   metrics: Metrics;
-  /** Stores the events; slow work happens later. */
-  ingest(parsed: ParsedWebhook): Promise<IngestSummary>;
-  /** Called after a successful store, to start handling what came in. */
-  afterIngest(summary: IngestSummary): void;
+  /**
+   * Stores the batch as received, in one durable write, and says what it holds; the events are
+   * stored and handled afterwards.
+   */
+  receive(raw: Buffer, parsed: ParsedWebhook): Promise<AcceptedBatch>;
+}
+
+/** What a stored batch holds, as the answer reports it. */
+export interface AcceptedBatch {
+  readonly messages: readonly unknown[];
+  readonly statuses: readonly unknown[];
+  readonly preferences: readonly unknown[];
+  /** Parts refused one by one (recorded with the reason, the rest stored). */
+  readonly rejected: readonly RejectedPart[];
+  /** Events for another business number: acknowledged, not acted on. */
+  readonly otherNumber: number;
+  /** Messages and preferences whose timestamp was too far ahead: stored at the receive time. */
+  readonly futureTimestamps: number;
 }
 
 /** How many refused parts an answer lists (and a log line: fewer); all are counted and recorded. */
@@ -24,7 +37,7 @@ const ANSWERED_REASONS = 10;
 const LOGGED_REASONS = 3;
 
 /** Counts and logs what a batch had besides stored events. */
-function report(deps: WebhookDeps, summary: IngestSummary): void {
+function report(deps: WebhookDeps, summary: AcceptedBatch): void {
   for (const part of summary.rejected) deps.metrics.webhookRejected.inc({ kind: part.kind, code: part.code });
   if (summary.otherNumber > 0) {
     deps.metrics.webhookOtherNumber.inc(summary.otherNumber);
@@ -54,7 +67,8 @@ function sameSecret(given: string, expected: string): boolean {
  * bytes received, before anything is parsed; nothing is stored unless it is right. A body that
  * is not a WhatsApp envelope gets 400; inside one, each event stands alone: a bad one is recorded
  * with its reason and the rest stored (200). Reasons say where and what kind of error, never
- * what the body says.
+ * what the body says. The answer comes after one durable write of the batch as received; its
+ * events are stored and handled afterwards.
  */
 export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): void {
   app.get<{ Querystring: Record<string, string | undefined> }>('/webhooks/whatsapp', async (request, reply) => {
@@ -85,23 +99,22 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDeps): 
         deps.logger.warn('webhook rejected', { reason: parsed.reason });
         return reply.code(400).send({ error: parsed.reason });
       }
-      let summary: IngestSummary;
+      let batch: AcceptedBatch;
       try {
-        summary = await deps.ingest(parsed);
+        batch = await deps.receive(raw, parsed);
       } catch (err) {
         // Not stored: answer 503 so that Meta delivers the batch again.
         deps.logger.error('webhook could not be stored', { err: (err as Error).message });
         return reply.code(503).send({ error: 'could not store the events, retry later' });
       }
-      deps.afterIngest(summary);
-      report(deps, summary);
+      report(deps, batch);
       // 200 even when parts were refused: Meta retries a 4xx batch for days, and the rest is stored.
-      const { messages, statuses, preferences, duplicates, unaddressable } = summary;
+      // Duplicates of events seen before are stored once; that is known only after the answer.
       return reply.code(200).send({
-        received: { messages, statuses, preferences, duplicates, unaddressable },
-        rejected: { events: summary.rejected.length, reasons: summary.rejected.slice(0, ANSWERED_REASONS).map(({ where, code, reason }) => ({ where, code, reason })) },
-        otherNumber: { events: summary.otherNumber },
-        anomalies: { futureTimestamp: summary.futureTimestamps },
+        received: { messages: batch.messages.length, statuses: batch.statuses.length, preferences: batch.preferences.length },
+        rejected: { events: batch.rejected.length, reasons: batch.rejected.slice(0, ANSWERED_REASONS).map(({ where, code, reason }) => ({ where, code, reason })) },
+        otherNumber: { events: batch.otherNumber },
+        anomalies: { futureTimestamp: batch.futureTimestamps },
       });
     });
   });

@@ -27,6 +27,7 @@ describe('webhook fuzz: generated hostile requests against a running worker', fu
     expect(wrongAnswers.slice(0, 5), `${wrongAnswers.length} wrong answers (${replay})`).to.deep.equal([]);
     expect(new Set(requests.map((r) => r.kind)), 'every kind of request was made').to.have.property('size', FUZZ_KINDS.length);
 
+    await h.worker.deps.webhookBatches.idle(); // the events of every answered batch are stored
     await h.worker.deps.inbound.idle(); // the replies to what was accepted have all been sent
     const latestAllowed = new Date(h.clock.now().getTime() + config.webhook.maxClockSkewMs);
     expect(await checkFuzzState(h.worker.deps.db, h.sandbox.messages(), requests, latestAllowed), replay).to.deep.equal([]);

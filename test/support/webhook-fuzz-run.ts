@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { CONTACTS } from '../../src/store/contact-repository.js';
-import { INBOUND, PREFERENCE_EVENTS, REJECTED_EVENTS, STATUS_EVENTS } from '../../src/store/webhook-event-repository.js';
+import { INBOUND, inboundKey, PREFERENCE_EVENTS, REJECTED_EVENTS, STATUS_EVENTS } from '../../src/store/webhook-event-repository.js';
+import type { InboundMessageEvent } from '../../src/whatsapp/webhook-parser.js';
 import { REPLAY_DISTANCE, type FuzzRequest, type WebhookFuzzer } from './webhook-fuzz.js';
 
 /**
@@ -62,7 +63,7 @@ export function checkAnswer(request: FuzzRequest, result: FuzzResult): string | 
   if (!expected) return undefined;
   const body = result.body as { received?: Record<string, number>; rejected?: { events?: number }; otherNumber?: { events?: number }; anomalies?: { futureTimestamp?: number } };
   const got = {
-    messages: body.received?.messages, statuses: body.received?.statuses, preferences: body.received?.preferences, duplicates: body.received?.duplicates,
+    messages: body.received?.messages, statuses: body.received?.statuses, preferences: body.received?.preferences,
     rejected: body.rejected?.events, otherNumber: body.otherNumber?.events, futureTimestamp: body.anomalies?.futureTimestamp,
   };
   return JSON.stringify(got) === JSON.stringify(expected) ? undefined : `${where}: answered ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`;
@@ -93,8 +94,8 @@ export async function checkFuzzState(db: Db, sent: readonly { to: string }[], re
     if (extra.length > 0) violations.push(`${extra.length} ${what} stored that no accepted request carried, e.g. ${extra.slice(0, 3).join(', ')}`);
     if (missing.length > 0) violations.push(`${missing.length} valid ${what} not stored, e.g. ${missing.slice(0, 3).join(', ')}`);
   };
-  const inbound = await db.collection<{ _id: string }>(INBOUND).find({}, { projection: { _id: 1 } }).toArray();
-  compare('inbound messages', inbound.map((d) => d._id), expect.messages);
+  const inbound = await db.collection<{ event: InboundMessageEvent }>(INBOUND).find({}, { projection: { 'event.id': 1, 'event.from': 1, 'event.userId': 1 } }).toArray();
+  compare('inbound messages', inbound.map((d) => inboundKey(d.event)), expect.messages);
   const contacts = await db.collection<{ _id: string; lastInboundAt?: Date }>(CONTACTS).find({}, { projection: { _id: 1, lastInboundAt: 1 } }).toArray();
   compare('contacts', contacts.map((d) => d._id), expect.contacts);
   const late = contacts.filter((c) => c.lastInboundAt && c.lastInboundAt > latestAllowed);

@@ -23,7 +23,7 @@ export interface FuzzRequest {
   readonly headers: Record<string, string>;
   readonly status: number;
   /** For a 200: what the answer must count. */
-  readonly counts?: { messages: number; statuses: number; preferences: number; duplicates: number; rejected: number; otherNumber: number; futureTimestamp: number };
+  readonly counts?: { messages: number; statuses: number; preferences: number; rejected: number; otherNumber: number; futureTimestamp: number };
   /** What this request stores, when answered as expected (a replay stores nothing new). */
   readonly stores: { messages: string[]; contacts: string[]; statuses: string[]; preferences: string[]; rejected: number };
 }
@@ -231,7 +231,7 @@ export class WebhookFuzzer {
       case 'bad-event': {
         const { message, what } = this.#badMessage();
         return this.#post(kind, what, JSON.stringify(envelope(entry(messagesChange({ messages: [message] })))), 200, {
-          counts: { messages: 0, statuses: 0, preferences: 0, duplicates: 0, rejected: 1, otherNumber: 0, futureTimestamp: 0 },
+          counts: { messages: 0, statuses: 0, preferences: 0, rejected: 1, otherNumber: 0, futureTimestamp: 0 },
           stores: { messages: [], contacts: [], statuses: [], preferences: [], rejected: 1 },
         });
       }
@@ -252,7 +252,7 @@ export class WebhookFuzzer {
         if (withPreference) changes.push(userPreferencesChange(withPreference, 'stop', Number(this.#seconds())));
         const rejected = bad.length + (badStatus ? 1 : 0);
         return this.#post(kind, `${valid.length} valid, bad: ${bad.map((b) => b.what).join(', ')}${badStatus ? ', status without id' : ''}`, JSON.stringify(envelope(entry(...changes))), 200, {
-          counts: { messages: valid.length, statuses: withStatus ? 1 : 0, preferences: withPreference ? 1 : 0, duplicates: 0, rejected, otherNumber: 0, futureTimestamp: 0 },
+          counts: { messages: valid.length, statuses: withStatus ? 1 : 0, preferences: withPreference ? 1 : 0, rejected, otherNumber: 0, futureTimestamp: 0 },
           stores: {
             messages: valid.map((v) => `${v.waId}|${v.id}`), contacts: valid.filter((v) => v.opensWindow).map((v) => `+${v.waId}`),
             statuses: withStatus ? [statusId] : [], preferences: withPreference ? [withPreference] : [], rejected,
@@ -264,14 +264,14 @@ export class WebhookFuzzer {
         const bad = this.#random.chance(0.5) ? [this.#badMessage().message] : [];
         const body = envelope(entry(messagesChange({ contacts: valid.map((v) => v.contact), messages: [...valid.map((v) => v.message), ...bad] }, OTHER_PHONE_NUMBER_ID)));
         return this.#post(kind, `${valid.length + bad.length} events for another number`, JSON.stringify(body), 200, {
-          counts: { messages: 0, statuses: 0, preferences: 0, duplicates: 0, rejected: 0, otherNumber: valid.length + bad.length, futureTimestamp: 0 },
+          counts: { messages: 0, statuses: 0, preferences: 0, rejected: 0, otherNumber: valid.length + bad.length, futureTimestamp: 0 },
         });
       }
       case 'future': {
         const { message, contact: c, waId, id } = this.#validMessage(false);
         const timestamp = this.#pick(FAR_FUTURE)(Math.floor(this.#options.now.getTime() / 1000));
         return this.#post(kind, `timestamp ${String(timestamp)}`, JSON.stringify(envelope(entry(messagesChange({ contacts: [c], messages: [{ ...message, timestamp }] })))), 200, {
-          counts: { messages: 1, statuses: 0, preferences: 0, duplicates: 0, rejected: 0, otherNumber: 0, futureTimestamp: 1 },
+          counts: { messages: 1, statuses: 0, preferences: 0, rejected: 0, otherNumber: 0, futureTimestamp: 1 },
           stores: { messages: [`${waId}|${id}`], contacts: [`+${waId}`], statuses: [], preferences: [], rejected: 0 },
         });
       }
@@ -281,8 +281,9 @@ export class WebhookFuzzer {
         if (earlier.length === 0) return this.next();
         const original = this.#pick(earlier);
         const counts = original.counts;
+        // Answered like the original (the answer comes before duplicates are known); stores nothing new.
         return { ...original, index: this.#index++, kind, what: `replay of request ${original.index}`, stores: { messages: [], contacts: [], statuses: [], preferences: [], rejected: 0 },
-          ...(counts ? { counts: { ...counts, messages: 0, statuses: 0, preferences: 0, duplicates: counts.messages + counts.statuses + counts.preferences } } : {}) };
+          ...(counts ? { counts } : {}) };
       }
     }
   }

@@ -55,6 +55,8 @@ export function useWorker(fileUrl: string, overrides: Record<string, string> = {
       const headers: Record<string, string> = { 'content-type': 'application/json', ...(secret === null ? {} : { 'x-hub-signature-256': signBody(raw, secret) }), ...options.headers };
       const response = await fetch(`${harness.worker.url}/webhooks/whatsapp`, { method: 'POST', headers, body: raw });
       const text = await response.text();
+      // The answer comes once the batch is stored as received; its events are stored right after.
+      await harness.worker.deps.webhookBatches.idle();
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);

@@ -1,0 +1,76 @@
+import { Binary, ObjectId, type Collection, type Db } from 'mongodb';
+import type { IndexDeclaration } from './database.js';
+
+/**
+ * A webhook POST as it arrived, kept until its events are stored: the webhook answers Meta
+ * after this one write, and the handling happens afterwards. The body is kept as the exact
+ * bytes that were signed (it holds phone numbers and texts, as the events it becomes do).
+ */
+interface BatchDoc {
+  _id: ObjectId;
+  body: Binary;
+  receivedAt: Date;
+  /**
+   * Until then the worker that received it handles it; after that, anyone may (its worker died
+   * or stopped before it was done). Taking one sets it again.
+   */
+  leaseUntil: Date;
+}
+
+export interface StoredBatch {
+  id: string;
+  body: Buffer;
+  receivedAt: Date;
+}
+
+export const WEBHOOK_BATCHES = 'webhook_batches';
+
+export const webhookBatchIndexes: IndexDeclaration = {
+  collection: WEBHOOK_BATCHES,
+  indexes: [{ name: 'webhook_batches_lease', key: { leaseUntil: 1 } }],
+};
+
+export class WebhookBatchRepository {
+  readonly #batches: Collection<BatchDoc>;
+
+  constructor(db: Db) {
+    this.#batches = db.collection<BatchDoc>(WEBHOOK_BATCHES);
+  }
+
+  /** The one durable write before the webhook is answered. Returns the batch's id. */
+  async add(body: Buffer, now: Date, leaseMs: number): Promise<string> {
+    const _id = new ObjectId();
+    await this.#batches.insertOne({ _id, body: new Binary(body), receivedAt: now, leaseUntil: new Date(now.getTime() + leaseMs) });
+    return _id.toHexString();
+  }
+
+  /**
+   * Takes the oldest batch whose lease ran out (a worker died holding it), leasing it anew,
+   * so two workers sweeping at once do not both take it. Undefined when there is none.
+   */
+  async takeAbandoned(now: Date, leaseMs: number): Promise<StoredBatch | undefined> {
+    const doc = await this.#batches.findOneAndUpdate(
+      { leaseUntil: { $lte: now } },
+      { $set: { leaseUntil: new Date(now.getTime() + leaseMs) } },
+      { sort: { _id: 1 }, returnDocument: 'after' },
+    );
+    return doc ? { id: doc._id.toHexString(), body: Buffer.from(doc.body.buffer), receivedAt: doc.receivedAt } : undefined;
+  }
+
+  /** Forgets batches whose events are all stored. */
+  async remove(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#batches.deleteMany({ _id: { $in: ids.map((id) => ObjectId.createFromHexString(id)) } });
+  }
+
+  /** Hands batches back at once (a stopping worker), so the next sweep takes them without waiting for the lease. */
+  async release(ids: readonly string[], now: Date): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#batches.updateMany({ _id: { $in: ids.map((id) => ObjectId.createFromHexString(id)) } }, { $set: { leaseUntil: now } });
+  }
+
+  /** How many wait to be handled (a metric, and tests). */
+  async count(): Promise<number> {
+    return this.#batches.countDocuments();
+  }
+}
