@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import type { Config } from '../../config/index.js';
 import { connectDatabase, ensureIndexes } from '../store/database.js';
 import { INDEX_DECLARATIONS } from '../store/index-declarations.js';
+import { migrateLegacyDeliveryIds } from '../store/legacy-delivery-ids.js';
 import { startDatabaseServer, type DatabaseServer } from '../store/server/local-server.js';
 import type { Logger } from './logger.js';
 
@@ -15,8 +16,9 @@ export interface AppDatabase {
 
 /**
  * What the worker and every command do first: start or join the database server (a local one
- * when MONGODB_URI is not set, reported in one log line), connect, and create the declared
- * indexes. Whatever was opened is closed again if a later step fails.
+ * when MONGODB_URI is not set, reported in one log line), connect, create the declared
+ * indexes and rename delivery ids of the form that held the phone number. Whatever was opened
+ * is closed again if a later step fails.
  */
 export async function openAppDatabase(config: Config, logger: Logger): Promise<AppDatabase> {
   const server = await startDatabaseServer({
@@ -30,6 +32,8 @@ export async function openAppDatabase(config: Config, logger: Logger): Promise<A
     const database = await connectDatabase(server.uri, config.database.name);
     try {
       await ensureIndexes(database.db, INDEX_DECLARATIONS);
+      const renamed = await migrateLegacyDeliveryIds(database.db);
+      if (renamed > 0) logger.info('delivery ids that held the phone number renamed', { renamed });
     } catch (err) {
       await database.close();
       throw err;

@@ -4,7 +4,7 @@ import type { Clock } from '../domain/clock.js';
 import type { DeliveryDecision } from '../domain/delivery-policy.js';
 import type { Broadcast, BroadcastRepository } from '../store/broadcast-repository.js';
 import type { Contact, ContactRepository } from '../store/contact-repository.js';
-import { deliveryId, type Delivery, type DeliveryRepository } from '../store/delivery-repository.js';
+import type { Delivery, DeliveryRepository } from '../store/delivery-repository.js';
 import type { SendPacer } from '../store/send-pacer.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import { isWhatsAppError, type AnyWhatsAppError } from '../whatsapp/cloud-api-errors.js';
@@ -108,7 +108,8 @@ export class FanOut {
     }
     if (stopped) return undefined;
 
-    const open = [...(await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)))).values()].filter((d) => d.state === 'retrying' && d.nextAttemptAt);
+    const idOf = await deliveries.ids();
+    const open = [...(await deliveries.find(keys.map((k) => idOf(broadcast.id, k)))).values()].filter((d) => d.state === 'retrying' && d.nextAttemptAt);
     if (open.length > 0) return Math.max(0, Math.min(...open.map((d) => (d.nextAttemptAt as Date).getTime())) - clock.now().getTime());
     const allDone = await broadcasts.completeBatch(batchId, broadcast.id, clock.now());
     if (allDone) await this.finishIfComplete(broadcast.id);
@@ -129,9 +130,10 @@ export class FanOut {
   async #sendChunk(broadcast: Broadcast, keys: readonly string[], logger: Logger): Promise<'stop' | 'ok'> {
     const { deliveries, contacts, suppressions, clock, settings } = this.deps;
     const now = clock.now();
-    const existing = await deliveries.find(keys.map((k) => deliveryId(broadcast.id, k)));
+    const idOf = await deliveries.ids();
+    const existing = await deliveries.find(keys.map((k) => idOf(broadcast.id, k)));
     const todo = keys.filter((k) => {
-      const d = existing.get(deliveryId(broadcast.id, k));
+      const d = existing.get(idOf(broadcast.id, k));
       return !d || (d.state === 'retrying' && d.nextAttemptAt !== undefined && d.nextAttemptAt <= now);
     });
     if (todo.length === 0) return 'ok';
@@ -140,7 +142,7 @@ export class FanOut {
     const suppressed = await suppressions.suppressedAmong(todo);
     const planned: { contact: Contact; decision: Sendable }[] = [];
     for (const contact of fresh) {
-      const refused = existing.get(deliveryId(broadcast.id, contact.key))?.sessionRefused === true;
+      const refused = existing.get(idOf(broadcast.id, contact.key))?.sessionRefused === true;
       const decision = decideFor(contact, broadcast.topic, broadcast.content, suppressed.has(contact.key), now, settings, refused);
       if (decision.kind === 'skip') {
         await deliveries.skip(broadcast.id, contact.key, decision.reason, now);
@@ -159,7 +161,7 @@ export class FanOut {
         const index = next++;
         const item = planned[index] as (typeof planned)[number];
         let decision: Sendable = item.decision;
-        let known = existing.get(deliveryId(broadcast.id, item.contact.key));
+        let known = existing.get(idOf(broadcast.id, item.contact.key));
         for (;;) {
           const outcome = await this.#sendOne(broadcast, item.contact, decision, known, logger);
           if (outcome === 'stop') stop = true;
@@ -168,11 +170,11 @@ export class FanOut {
           // The session was refused (131047): the template, once, in a slot of its own.
           const fallback = decideFor(item.contact, broadcast.topic, broadcast.content, false, clock.now(), settings, true);
           if (fallback.kind === 'skip') {
-            await deliveries.markFailed(deliveryId(broadcast.id, item.contact.key), '131047', `outside the window, no template: ${fallback.reason}`, clock.now());
+            await deliveries.markFailed(idOf(broadcast.id, item.contact.key), '131047', `outside the window, no template: ${fallback.reason}`, clock.now());
             break;
           }
           decision = fallback;
-          known = await deliveries.get(deliveryId(broadcast.id, item.contact.key));
+          known = await deliveries.get(idOf(broadcast.id, item.contact.key));
         }
       }
     };
@@ -185,7 +187,7 @@ export class FanOut {
 
   async #sendOne(broadcast: Broadcast, contact: Contact, decision: Sendable, known: Delivery | undefined, logger: Logger): Promise<Outcome> {
     const { deliveries, pacer, messenger, clock, settings } = this.deps;
-    const id = deliveryId(broadcast.id, contact.key);
+    const id = await deliveries.idOf(broadcast.id, contact.key);
     const cost = costOf(decision, contact, clock.now(), settings.rateCard);
     // Wait first, claim right before the request: a worker killed in between leaves no claim
     // without a request behind it (such a delivery could only end as `unknown`, never sent).

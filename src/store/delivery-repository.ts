@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
+import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
 import { TickBatcher } from './tick-batcher.js';
 
 /**
@@ -79,9 +80,17 @@ export const deliveryIndexes: IndexDeclaration = {
   ],
 };
 
-/** The delivery id, echoed by Meta as `biz_opaque_callback_data`: one per broadcast and contact. */
-export function deliveryId(broadcastId: string, contactKey: string): string {
-  return `dl:${broadcastId}:${contactKey}`;
+/** Makes the delivery id of a broadcast and a contact (see `deliveryIdWith`). */
+export type DeliveryIds = (broadcastId: string, contactKey: string) => string;
+
+/**
+ * Delivery ids: `dl:<broadcast id>:<pseudonym of the contact key>`, one per broadcast and
+ * contact, the same in every worker (planning and claims stay idempotent). The id travels to
+ * Meta as `biz_opaque_callback_data` and into log lines, so it holds no phone number or user id
+ * in clear; the contact key is a field of the delivery record.
+ */
+export function deliveryIdWith(pseudonymOf: Pseudonymizer): DeliveryIds {
+  return (broadcastId, contactKey) => `dl:${broadcastId}:${pseudonymOf(contactKey)}`;
 }
 
 export function isDeliveryId(value: string | undefined): value is string {
@@ -96,6 +105,7 @@ function toDelivery({ _id, rank, updatedAt: _u, ...rest }: DeliveryDoc): Deliver
 export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
   readonly #attempts: Collection<{ _id: string; at: Date }>;
+  readonly #pseudonyms: Pseudonyms;
   /** First claims made at the same moment (the lanes of a fan-out) go in one insert. */
   readonly #firstClaims = new TickBatcher<DeliveryDoc, boolean>((docs) => this.#insertClaims(docs));
   /** Sent marks made at the same moment go in one bulk write. */
@@ -107,6 +117,17 @@ export class DeliveryRepository {
   constructor(db: Db) {
     this.#deliveries = db.collection<DeliveryDoc>(DELIVERIES);
     this.#attempts = db.collection<{ _id: string; at: Date }>(DELIVERY_ATTEMPTS);
+    this.#pseudonyms = new Pseudonyms(db);
+  }
+
+  /** The delivery ids of this database (the first call reads its pseudonym key). */
+  async ids(): Promise<DeliveryIds> {
+    return deliveryIdWith(await this.#pseudonyms.pseudonymizer());
+  }
+
+  /** The id of the delivery of `broadcastId` to `contactKey`. */
+  async idOf(broadcastId: string, contactKey: string): Promise<string> {
+    return (await this.ids())(broadcastId, contactKey);
   }
 
   async find(ids: readonly string[]): Promise<Map<string, Delivery>> {
@@ -128,7 +149,7 @@ export class DeliveryRepository {
    * worker has it.
    */
   async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date, previousAttempts: number | undefined): Promise<boolean> {
-    const id = deliveryId(broadcastId, contactKey);
+    const id = await this.idOf(broadcastId, contactKey);
     if (previousAttempts === undefined) {
       return this.#firstClaims.call({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
     }
@@ -149,7 +170,7 @@ export class DeliveryRepository {
 
   /** Records a skip (once; an existing record wins). */
   async skip(broadcastId: string, contactKey: string, reason: string, now: Date): Promise<void> {
-    const id = deliveryId(broadcastId, contactKey);
+    const id = await this.idOf(broadcastId, contactKey);
     const fromRetry = await this.#deliveries.updateOne({ _id: id, state: 'retrying' }, { $set: { state: 'skipped', reason, rank: RANK.skipped, updatedAt: now }, $unset: { nextAttemptAt: '' } });
     if (fromRetry.modifiedCount === 1) return;
     try {
@@ -176,8 +197,10 @@ export class DeliveryRepository {
   /**
    * Applies status webhooks, one per delivery: only forward (`$max` on the rank), recording the
    * pricing Meta reports. A status names its delivery by id (`biz_opaque_callback_data`) or,
-   * without one, by wamid. One query finds the deliveries, one bulk write moves them. Returns,
-   * per status (by index), the delivery as it was found, or undefined when there is none (yet).
+   * without one, by wamid; an id no delivery has (one written before `migrateLegacyDeliveryIds`
+   * renamed its delivery) is looked up by wamid as well. One query finds the deliveries, one bulk
+   * write moves them. Returns, per status (by index), the delivery as it was found, or undefined
+   * when there is none (yet).
    */
   async applyStatuses(items: readonly StatusUpdate[], now: Date): Promise<(Delivery | undefined)[]> {
     if (items.length === 0) return [];
@@ -186,8 +209,10 @@ export class DeliveryRepository {
     const or = [...(ids.length > 0 ? [{ _id: { $in: ids } }] : []), ...(wamids.length > 0 ? [{ wamid: { $in: wamids } }] : [])];
     const docs = await this.#deliveries.find(or.length === 1 ? (or[0] as object) : { $or: or }).toArray();
     const byId = new Map(docs.map((d) => [d._id, d]));
+    const wamidsOfUnknownIds = items.flatMap((i) => (i.id && !byId.has(i.id) ? [i.wamid] : []));
+    if (wamidsOfUnknownIds.length > 0) docs.push(...(await this.#deliveries.find({ wamid: { $in: wamidsOfUnknownIds } }).toArray()));
     const byWamid = new Map(docs.flatMap((d) => (d.wamid ? [[d.wamid, d] as const] : [])));
-    const found = items.map((i) => (i.id ? byId.get(i.id) : byWamid.get(i.wamid)));
+    const found = items.map((i) => (i.id ? (byId.get(i.id) ?? byWamid.get(i.wamid)) : byWamid.get(i.wamid)));
     const ops = items.flatMap((item, index) => {
       const doc = found[index];
       if (!doc) return [];
@@ -252,9 +277,10 @@ export class DeliveryRepository {
    */
   async requeueUnknown(broadcastId: string, contactKeys: readonly string[], reason: string, now: Date): Promise<string[]> {
     const moved: string[] = [];
+    const idOf = await this.ids();
     for (const contactKey of contactKeys) {
       const before = await this.#deliveries.findOneAndUpdate(
-        { _id: deliveryId(broadcastId, contactKey), state: 'unknown', rank: 0, resentUnknown: { $ne: true } },
+        { _id: idOf(broadcastId, contactKey), state: 'unknown', rank: 0, resentUnknown: { $ne: true } },
         { $set: { state: 'retrying', nextAttemptAt: now, resentUnknown: true, reason, updatedAt: now } },
       );
       if (before) moved.push(contactKey);

@@ -1,12 +1,13 @@
 import type { Collection, Db } from 'mongodb';
 import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import { insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
+import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
 /** An inbound message as stored: the event, its contact and how far it has been handled. */
 export interface StoredInbound {
-  /** `inboundKey(event)`: the sender and the message id. */
+  /** `inboundKey(event, pseudonym)`: the sender's pseudonym and the message id. */
   id: string;
   contactKey: string;
   event: InboundMessageEvent;
@@ -16,7 +17,7 @@ export interface StoredInbound {
 }
 
 interface InboundDoc {
-  /** `inboundKey(event)` */
+  /** `inboundKey(event, pseudonym)` */
   _id: string;
   contactKey: string;
   event: InboundMessageEvent;
@@ -62,6 +63,7 @@ interface RejectedDoc {
 }
 
 interface PreferenceDoc {
+  /** `preferenceEventId` with the sender's pseudonym. */
   _id: string;
   contactKey?: string;
   event: UserPreferenceEvent;
@@ -91,17 +93,24 @@ export const webhookEventIndexes: IndexDeclaration[] = [
 ];
 
 
-/** The same preference change reported twice is one event (by the time it claimed, even when not believed). */
-export function preferenceEventId(event: UserPreferenceEvent): string {
-  return `${event.waId ?? event.userId ?? ''}:${event.category}:${event.value}:${(event.claimedTimestamp ?? event.timestamp).getTime()}`;
+/**
+ * The same preference change reported twice is one event (by the time it claimed, even when not
+ * believed). This key names the sender in clear and is used in memory only; the stored `_id`
+ * has the sender's pseudonym instead.
+ */
+export function preferenceEventId(event: UserPreferenceEvent, senderOf: Pseudonymizer = (sender) => sender): string {
+  return `${senderOf(event.waId ?? event.userId ?? '')}:${event.category}:${event.value}:${(event.claimedTimestamp ?? event.timestamp).getTime()}`;
 }
 
 /**
  * An inbound message is one per sender and message id: two senders' messages that share an id
- * are two messages. The sender (a wa_id's digits, or `user:` and a user id) holds no `|`.
+ * are two messages. The sender (a wa_id's digits, or `user:` and a user id) holds no `|`. With
+ * the default `senderOf` the key names the sender in clear, for use in memory (`addInbound`
+ * answers with it); the stored id has the sender's pseudonym instead, because it travels (a
+ * reply's `biz_opaque_callback_data` is made from it; claims and log lines name it).
  */
-export function inboundKey(event: Pick<InboundMessageEvent, 'id' | 'from' | 'userId'>): string {
-  return `${event.from || `user:${event.userId ?? ''}`}|${event.id}`;
+export function inboundKey(event: Pick<InboundMessageEvent, 'id' | 'from' | 'userId'>, senderOf: Pseudonymizer = (sender) => sender): string {
+  return `${senderOf(event.from || `user:${event.userId ?? ''}`)}|${event.id}`;
 }
 
 /**
@@ -119,8 +128,10 @@ export class WebhookEventRepository {
   readonly #preferences: Collection<PreferenceDoc>;
   readonly #rejected: Collection<RejectedDoc>;
   readonly #claims: Collection<{ _id: string; at: Date }>;
+  readonly #pseudonyms: Pseudonyms;
 
   constructor(db: Db) {
+    this.#pseudonyms = new Pseudonyms(db);
     this.#claims = db.collection<{ _id: string; at: Date }>(INBOUND_CLAIMS);
     this.#inbound = db.collection<InboundDoc>(INBOUND);
     this.#statuses = db.collection<StatusDoc>(STATUS_EVENTS);
@@ -128,12 +139,14 @@ export class WebhookEventRepository {
     this.#rejected = db.collection<RejectedDoc>(REJECTED_EVENTS);
   }
 
-  /** Stores inbound messages; returns the keys (`inboundKey`) not seen before. */
+  /** Stores inbound messages; returns the keys (`inboundKey`, in clear) of those not seen before. */
   async addInbound(items: readonly { contactKey: string; event: InboundMessageEvent }[], now: Date): Promise<Set<string>> {
-    const unique = new Map(items.map((i) => [inboundKey(i.event), i]));
-    return insertNew(this.#inbound, [...unique].map(([key, { contactKey, event }]) => ({
-      _id: key, contactKey, event, timestamp: event.timestamp, state: 'new' as const, receivedAt: now, attempts: 0,
+    const pseudonymOf = await this.#pseudonyms.pseudonymizer();
+    const unique = new Map(items.map((i) => [inboundKey(i.event, pseudonymOf), i]));
+    const fresh = await insertNew(this.#inbound, [...unique].map(([id, { contactKey, event }]) => ({
+      _id: id, contactKey, event, timestamp: event.timestamp, state: 'new' as const, receivedAt: now, attempts: 0,
     })));
+    return new Set([...unique].filter(([id]) => fresh.has(id)).map(([, { event }]) => inboundKey(event)));
   }
 
   /**
@@ -152,15 +165,16 @@ export class WebhookEventRepository {
     return [...unique].filter(([key]) => fresh.has(key)).map(([key, event]) => ({ key, event, receivedAt: now }));
   }
 
-  /** Stores marketing preference events; returns the ones not seen before. */
+  /** Stores marketing preference events; returns the keys (`preferenceEventId`, in clear) of those not seen before. */
   async addPreferences(items: readonly { contactKey?: string; event: UserPreferenceEvent }[], now: Date): Promise<Set<string>> {
-    const docs = items.map(({ contactKey, event }) => ({
-      _id: preferenceEventId(event),
-      ...(contactKey ? { contactKey } : {}),
-      event,
-      receivedAt: now,
-    }));
-    return insertNew(this.#preferences, [...new Map(docs.map((d) => [d._id, d])).values()]);
+    const pseudonymOf = await this.#pseudonyms.pseudonymizer();
+    const docs = new Map<string, PreferenceDoc>();
+    for (const { contactKey, event } of items) {
+      const id = preferenceEventId(event, pseudonymOf);
+      docs.set(id, { _id: id, ...(contactKey ? { contactKey } : {}), event, receivedAt: now });
+    }
+    const fresh = await insertNew(this.#preferences, [...docs.values()]);
+    return new Set([...docs.values()].filter((d) => fresh.has(d._id)).map((d) => preferenceEventId(d.event)));
   }
 
   /**

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { Services } from '../../src/app/deps.js';
 import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast, resumeBroadcast } from '../../src/app/publish.js';
-import { deliveryId } from '../../src/store/delivery-repository.js';
 import { seedSubscribers } from '../support/seed.js';
 import { waitFor } from '../support/wait-for.js';
 import { useWorker } from '../support/worker-harness.js';
@@ -43,11 +42,12 @@ describe('fan-out under provider errors', function () {
     await windowOpen(phone);
     h.sandbox.setContact({ phone, forceError: { code: 131047, times: 1, via: 'response' } });
     const id = await start('fallback-response');
+    const idOf = await services().deliveries.ids();
     const report = await until(id, 'done');
-    const delivery = await services().deliveries.get(deliveryId(id, phone));
+    const delivery = await services().deliveries.get(idOf(id, phone));
     expect(delivery).to.deep.include({ kind: 'template', sessionRefused: true });
     expect((report.deliveries.sent ?? 0) + (report.deliveries.delivered ?? 0) + (report.deliveries.read ?? 0)).to.equal(1);
-    const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === deliveryId(id, phone));
+    const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === idOf(id, phone));
     expect(accepted.map((m) => m.type)).to.deep.equal(['template']);
   });
 
@@ -56,11 +56,12 @@ describe('fan-out under provider errors', function () {
     await windowOpen(phone);
     h.sandbox.setContact({ phone, forceError: { code: 131047, times: 1, via: 'status' } });
     const id = await start('fallback-status');
-    await waitFor('the template after the failed status', () => h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === deliveryId(id, phone)).length === 2, 20_000);
-    const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === deliveryId(id, phone));
+    const idOf = await services().deliveries.ids();
+    await waitFor('the template after the failed status', () => h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === idOf(id, phone)).length === 2, 20_000);
+    const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === idOf(id, phone));
     expect(accepted.map((m) => m.type)).to.deep.equal(['text', 'template']);
     await until(id, 'done');
-    expect((await services().deliveries.get(deliveryId(id, phone)))?.kind).to.equal('template');
+    expect((await services().deliveries.get(idOf(id, phone)))?.kind).to.equal('template');
   });
 
   it('132015 (template paused) pauses the whole broadcast with the reason; resume sends the rest', async () => {
@@ -68,11 +69,12 @@ describe('fan-out under provider errors', function () {
     const first = phones[0] as string;
     h.sandbox.setContact({ phone: first, forceError: { code: 132015, times: 1, via: 'response' } });
     const id = await start('paused');
+    const idOf = await services().deliveries.ids();
     const paused = await until(id, 'paused');
     expect(paused.statusReason).to.match(/template-paused \(132015\)/);
     expect(await resumeBroadcast(services(), queue(), id, h.clock.now())).to.be.greaterThan(0);
     const done = await until(id, 'done');
-    const sent = phones.map((p) => h.sandbox.messages({ to: p.slice(1) }).filter((m) => m.callbackData === deliveryId(id, p)).length);
+    const sent = phones.map((p) => h.sandbox.messages({ to: p.slice(1) }).filter((m) => m.callbackData === idOf(id, p)).length);
     expect(sent.every((n) => n === 1), `one message each: ${sent.join(',')}`).to.equal(true);
     expect(done.deliveries.failed ?? 0).to.equal(0);
   });
@@ -81,9 +83,10 @@ describe('fan-out under provider errors', function () {
     const phones = await seedSubscribers(h.worker.deps.db, { count: 30, from: 40000000 });
     for (const phone of phones.slice(0, 5)) h.sandbox.setContact({ phone, forceError: { code: 130429, times: 1, via: 'response' } });
     const id = await start('throughput');
+    const idOf = await services().deliveries.ids();
     await until(id, 'done', 60_000);
     for (const phone of phones) {
-      const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === deliveryId(id, phone));
+      const accepted = h.sandbox.messages({ to: phone.slice(1) }).filter((m) => m.callbackData === idOf(id, phone));
       expect(accepted, phone).to.have.length(1);
     }
   });

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast } from '../../src/app/publish.js';
 import type { Services } from '../../src/app/deps.js';
-import { deliveryId } from '../../src/store/delivery-repository.js';
 import { seedSubscribers } from '../support/seed.js';
 import { waitFor } from '../support/wait-for.js';
 import { useWorker } from '../support/worker-harness.js';
@@ -77,7 +76,7 @@ describe('fan-out end to end: session inside the window, template outside, skip 
     expect(sentTo(outside).map((m) => m.type)).to.deep.equal(['template']);
     expect(sentTo(pending)).to.have.length(0);
     expect(sentTo(suppressed)).to.have.length(0);
-    expect(sentTo(outside)[0]?.callbackData).to.equal(deliveryId(broadcast.id, outside));
+    expect(sentTo(outside)[0]?.callbackData).to.equal(await services().deliveries.idOf(broadcast.id, outside));
   });
 
   it('publishing the same content again creates no second broadcast', async () => {
@@ -95,7 +94,7 @@ describe('fan-out end to end: session inside the window, template outside, skip 
     await h.sandbox.inbound({ from: late.slice(1), text: 'Hallo' });
     await waitFor('the reply to open the window', async () => (await services().contacts.get(late))?.lastInboundAt?.getTime() === Math.floor(h.clock.now().getTime() / 1000) * 1000);
     await runToEnd(broadcast.id);
-    const delivery = await services().deliveries.get(deliveryId(broadcast.id, late));
+    const delivery = await services().deliveries.get(await services().deliveries.idOf(broadcast.id, late));
     expect(delivery?.kind).to.equal('session');
     expect(sentTo(late).filter((m) => m.type === 'text' && m.body.includes('12.345'))).to.have.length(1);
   });
@@ -103,7 +102,7 @@ describe('fan-out end to end: session inside the window, template outside, skip 
   it('status webhooks move deliveries forward and record the pricing Meta reports', async () => {
     const { broadcast } = await publish('statuses');
     await runToEnd(broadcast.id);
-    const id = deliveryId(broadcast.id, outside);
+    const id = await services().deliveries.idOf(broadcast.id, outside);
     const delivery = await waitFor('a delivered or read status with pricing', async () => {
       const d = await services().deliveries.get(id);
       return d && (d.state === 'delivered' || d.state === 'read') && d.pricing ? d : undefined;

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { MongoClient, type Db } from 'mongodb';
 import { systemClock } from '../../src/app/system-clock.js';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
-import { DELIVERIES, DELIVERY_ATTEMPTS, deliveryId } from '../../src/store/delivery-repository.js';
+import { DELIVERIES, DELIVERY_ATTEMPTS, DeliveryRepository, type DeliveryIds } from '../../src/store/delivery-repository.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { spawnCommand } from '../support/command-process.js';
 import { runPublish } from '../support/publish-process.js';
@@ -143,9 +143,11 @@ describe('npm run publish after sending: --status, --watch and --resend-unknown 
   describe('--resend-unknown', () => {
     let id: string;
     let lost: string[];
+    let deliveryId: DeliveryIds;
     const sentTo = (contactKey: string) => sandbox.messages().filter((m) => m.callbackData === deliveryId(id, contactKey)).length;
 
     before(async () => {
+      deliveryId = await new DeliveryRepository(db).ids();
       sandbox.setWebhookUrl(webhookUrl);
       id = await publish();
       await waitDone(id);

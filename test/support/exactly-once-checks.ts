@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { DELIVERIES, DELIVERY_ATTEMPTS, DeliveryRepository, deliveryId, TERMINAL_STATES, type Delivery, type DeliveryState } from '../../src/store/delivery-repository.js';
+import { DELIVERIES, DELIVERY_ATTEMPTS, DeliveryRepository, TERMINAL_STATES, type Delivery, type DeliveryIds, type DeliveryState } from '../../src/store/delivery-repository.js';
 import { STATUS_EVENTS } from '../../src/store/webhook-event-repository.js';
 import type { AcceptedMessage } from './broadcast-fleet.js';
 
@@ -42,6 +42,7 @@ export async function checkExactlyOnce(db: Db, broadcastId: string, phones: read
   for (const m of accepted) sentAt.set(digits(m.to), [...(sentAt.get(digits(m.to)) ?? []), m.acceptedAt]);
 
   const repository = new DeliveryRepository(db);
+  const deliveryId = await repository.ids();
   const found = new Map<string, Delivery>();
   for (let i = 0; i < phones.length; i += 1000) {
     for (const [key, delivery] of await repository.find(phones.slice(i, i + 1000).map((p) => deliveryId(broadcastId, p)))) found.set(key, delivery);
@@ -82,7 +83,7 @@ export async function checkExactlyOnce(db: Db, broadcastId: string, phones: read
     violations,
     examples: {
       messagedTwice: twice.slice(0, 5), notTerminal: notTerminal.slice(0, 5), withoutDelivery: without.slice(0, 5), silentlyMissing: silent.slice(0, 5),
-      ...(suspects.length ? { records: await rawRecords(db, broadcastId, suspects, accepted) } : {}),
+      ...(suspects.length ? { records: await rawRecords(db, deliveryId, broadcastId, suspects, accepted) } : {}),
     },
     deliveries: totals.byState,
   };
@@ -92,7 +93,7 @@ export async function checkExactlyOnce(db: Db, broadcastId: string, phones: read
  * What the database holds about these subscribers, raw, for a broken rule: the delivery by
  * its id, any delivery of theirs, attempt claims, and the stored status events of their messages.
  */
-async function rawRecords(db: Db, broadcastId: string, phones: readonly string[], accepted: readonly AcceptedMessage[]): Promise<string[]> {
+async function rawRecords(db: Db, deliveryId: DeliveryIds, broadcastId: string, phones: readonly string[], accepted: readonly AcceptedMessage[]): Promise<string[]> {
   const lines: string[] = [];
   for (const phone of phones) {
     const key = deliveryId(broadcastId, phone);
