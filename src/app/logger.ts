@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { maskPhone } from '../domain/mask-phone.js';
+import { maskPhone, maskPhonesInText } from '../domain/mask-phone.js';
 
 export type { Logger } from '../domain/logger.js';
 
@@ -10,7 +10,11 @@ export interface LoggerOptions {
   level: string;
   /** JSON lines (production) or readable colourised lines (development). */
   json: boolean;
-  /** When false, fields that hold phone numbers are masked and message texts dropped. */
+  /**
+   * When false, no line holds a full phone number or a message text: phone numbers are masked
+   * wherever they appear (any field, any depth, the message, error texts and stacks), and
+   * fields that carry what a person wrote or is sent are replaced by their length.
+   */
   pii: boolean;
   /** Extra fields on every line, e.g. `{ service: 'worker' }`. */
   defaultMeta?: Record<string, unknown>;
@@ -18,10 +22,16 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
-/** Fields whose value is a phone number or WhatsApp id wherever they appear in log metadata. */
-const PHONE_FIELDS = new Set(['phone', 'to', 'from', 'waId', 'wa_id', 'recipient_id', 'recipientId']);
-/** Fields that carry what a person wrote or is sent. */
-const TEXT_FIELDS = new Set(['text', 'body', 'messageText']);
+/**
+ * Fields whose value is a phone number or WhatsApp id wherever they appear in log metadata:
+ * masked whatever their form (also short numbers, and numbers given as numbers).
+ */
+const PHONE_FIELDS = new Set(['phone', 'phones', 'to', 'from', 'waId', 'wa_id', 'recipient_id', 'recipientId', 'recipient', 'contactKey', 'msisdn']);
+/**
+ * Fields that carry what a person wrote or is sent (Cloud API and webhook bodies, rendered
+ * content, template parameters, profile names): dropped, only their length is kept.
+ */
+const TEXT_FIELDS = new Set(['text', 'body', 'messageText', 'caption', 'sessionText', 'bodyParams', 'profileName', 'profile']);
 
 /** A log field keeps this many characters (a stack trace: STACK_CHARS); the rest is replaced by its length. */
 export const LOG_FIELD_CHARS = 2048;
@@ -63,12 +73,46 @@ const bound = winston.format((info) => {
   return info;
 });
 
+/** What a text field becomes: its length, never its content. */
+function hiddenText(value: unknown): unknown {
+  if (typeof value === 'string') return `<${value.length} chars>`;
+  return value === null || typeof value !== 'object' ? value : '<hidden>';
+}
+
+/**
+ * A copy of a (bounded) log value without phone numbers or message texts. Strings are scanned
+ * for anything that looks like a number (`maskPhonesInText`), keys too; values of PHONE_FIELDS
+ * are masked whole, also numbers; other numbers are left alone (counts, durations, times in
+ * ms). Items of a list count as fields of the list's name (`phones: [...]`).
+ */
+function redacted(value: unknown, field: string | undefined): unknown {
+  if (field !== undefined && TEXT_FIELDS.has(field)) return hiddenText(value);
+  const phoneField = field !== undefined && PHONE_FIELDS.has(field);
+  if (typeof value === 'string') return phoneField ? maskPhone(value) : maskPhonesInText(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return phoneField ? maskPhone(String(value)) : value;
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  if (Array.isArray(value)) return value.map((item) => redacted(item, field));
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return redacted(plainCopy(value), field);
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [maskPhonesInText(key), redacted(item, key)]));
+}
+
+/** What JSON would write of an object that is not plain data (a class instance), as plain data. */
+function plainCopy(value: object): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value)) as unknown;
+  } catch {
+    return '<not serialisable>';
+  }
+}
+
 const redact = winston.format((info) => {
   for (const key of Object.keys(info)) {
-    const value = info[key];
-    if (typeof value !== 'string') continue;
-    if (PHONE_FIELDS.has(key)) info[key] = maskPhone(value);
-    else if (TEXT_FIELDS.has(key)) info[key] = `<${value.length} chars>`;
+    if (key === 'level') continue;
+    const value = redacted(info[key], key);
+    const name = maskPhonesInText(key);
+    if (name !== key) delete info[key];
+    info[name] = value;
   }
   return info;
 });
