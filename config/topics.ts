@@ -28,6 +28,8 @@ const wordingSchema = z.strictObject({
   stopped: text(TEXT_BODY_MAX),
   kept: text(TEXT_BODY_MAX).refine((t) => !t.includes('{topic}'), '{topic} is not available here (use {topics})'),
   help: text(TEXT_BODY_MAX).refine((t) => !t.includes('{topic}'), '{topic} is not available here (use {topics})'),
+  nudge: text(INTERACTIVE_BODY_MAX),
+  keepButton: buttonTitle,
 });
 
 const perLanguage = <T extends z.ZodType>(schema: T) => z.strictObject({ de: schema, en: schema });
@@ -37,6 +39,8 @@ const topicSchema = z.strictObject({
   names: perLanguage(text(100)),
   keywords: z.array(keyword).min(1, 'needs at least one keyword'),
   consentQuestion: z.strictObject({ de: text(INTERACTIVE_BODY_MAX).optional(), en: text(INTERACTIVE_BODY_MAX).optional() }).optional(),
+  nudge: z.strictObject({ de: text(INTERACTIVE_BODY_MAX).optional(), en: text(INTERACTIVE_BODY_MAX).optional() }).optional(),
+  broadcastCarriesNudgeButtons: z.boolean('must be true or false').default(false),
 });
 
 export const conversationConfigSchema = z
@@ -48,6 +52,7 @@ export const conversationConfigSchema = z
       yes: buttonWord.default('yes'),
       no: buttonWord.default('no'),
       stop: buttonWord.default('stop'),
+      keep: buttonWord.default('keep'),
       stopPayloads: z.array(buttonWord).default(['stop']),
       keepPayloads: z.array(buttonWord).default(['keep', 'yes']),
     }).prefault({}),
@@ -67,8 +72,11 @@ export const conversationConfigSchema = z
       topic.keywords.forEach((word, k) => claim(word, `topic ${topic.id}`, ['topics', t, 'keywords', k]));
       if (config.topics.findIndex((other) => other.id === topic.id) !== t) ctx.addIssue({ code: 'custom', path: ['topics', t, 'id'], message: `duplicate topic id "${topic.id}"` });
     });
-    const { yes, no, stop, stopPayloads, keepPayloads } = config.buttons;
+    const { yes, no, stop, keep, stopPayloads, keepPayloads } = config.buttons;
     if (new Set([yes, no, stop]).size !== 3) ctx.addIssue({ code: 'custom', path: ['buttons'], message: 'yes, no and stop must differ' });
+    // `keep:<topic>` must read as keep: not as a consent answer, not as stop, and be a keep payload.
+    if ([yes, no, stop].includes(keep)) ctx.addIssue({ code: 'custom', path: ['buttons', 'keep'], message: 'must differ from yes, no and stop' });
+    else if (!keepPayloads.includes(keep)) ctx.addIssue({ code: 'custom', path: ['buttons', 'keep'], message: `must be one of keepPayloads (${keepPayloads.join(', ')}), or a tap on it is not understood` });
     if (keepPayloads.some((p) => stopPayloads.includes(p))) ctx.addIssue({ code: 'custom', path: ['buttons', 'keepPayloads'], message: 'a payload cannot both keep and stop' });
   });
 

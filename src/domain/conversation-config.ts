@@ -24,6 +24,10 @@ export interface Wording {
   readonly stopped: string;
   /** After "keep" on a nudge template. */
   readonly kept: string;
+  /** The window keeper's nudge ("no news yet, do you still want updates?"), sent with Keep / Stop buttons. */
+  readonly nudge: string;
+  /** Reply-button title of the nudge's "keep" answer. */
+  readonly keepButton: string;
   /** Anything else, at most once per customer-service window. Should name the stop keyword. */
   readonly help: string;
 }
@@ -36,6 +40,13 @@ export interface TopicConfig {
   readonly keywords: readonly string[];
   /** A topic-specific consent question, overriding `wording.<lang>.consentQuestion`. */
   readonly consentQuestion?: Readonly<Partial<Record<Language, string>>>;
+  /** A topic-specific nudge, overriding `wording.<lang>.nudge`. */
+  readonly nudge?: Readonly<Partial<Record<Language, string>>>;
+  /**
+   * A broadcast sent as a session message carries the nudge's Keep / Stop buttons itself, so a
+   * tap on the news reopens the window and that window needs no separate nudge. Absent: false.
+   */
+  readonly broadcastCarriesNudgeButtons?: boolean;
 }
 
 export interface ButtonConfig {
@@ -43,6 +54,8 @@ export interface ButtonConfig {
   readonly yes: string;
   readonly no: string;
   readonly stop: string;
+  /** The nudge's Keep button id is `<keep>:<topic>`; it is one of `keepPayloads`. */
+  readonly keep: string;
   /** Template quick-reply payloads (nudges): `stop` unsubscribes, `keep` keeps (optionally `keep:<topic>`). */
   readonly stopPayloads: readonly string[];
   readonly keepPayloads: readonly string[];

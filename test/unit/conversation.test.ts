@@ -16,6 +16,8 @@ const wording = (lang: string) => ({
   stopped: `${lang}: stopped`,
   kept: `${lang}: kept`,
   help: `${lang}: write {keywords} for {topics}, or STOP`,
+  nudge: `${lang}: no news about {topic}, still interested?`,
+  keepButton: lang === 'de' ? 'Ja, weiter' : 'Keep',
 });
 
 const CONFIG: ConversationConfig = {
@@ -25,7 +27,7 @@ const CONFIG: ConversationConfig = {
     { id: 'wetter', names: { de: 'Wetter', en: 'weather' }, keywords: ['Wetter'] },
   ],
   stopKeywords: ['STOP', 'Stopp', 'Abmelden', 'Abbestellen', 'Unsubscribe'],
-  buttons: { yes: 'yes', no: 'no', stop: 'stop', stopPayloads: ['stop'], keepPayloads: ['keep', 'yes'] },
+  buttons: { yes: 'yes', no: 'no', stop: 'stop', keep: 'keep', stopPayloads: ['stop'], keepPayloads: ['keep', 'yes'] },
   wording: { de: wording('de'), en: wording('en') },
 };
 
