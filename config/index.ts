@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../src/domain/errors.js';
+import type { KeeperPolicy } from '../src/domain/keeper-policy.js';
+import type { QuietHours } from '../src/domain/quiet-hours.js';
 import { SANDBOX_CREDENTIALS, VARIABLES, type VariableName, type VariableSpec } from './variables.js';
 
 export { VARIABLES, SANDBOX_CREDENTIALS } from './variables.js';
@@ -48,6 +50,18 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** The topics file (`TOPICS_FILE`); read it with `loadConversationConfig` from `config/topics.ts`. */
   readonly topicsFile: string;
+  /** The window keeper (see `decideNudge` in `src/domain/keeper-policy.ts`). */
+  readonly keeper: {
+    readonly policy: KeeperPolicy;
+    /** Always larger than `fanOut.safetyMarginMs` (refused at start otherwise). */
+    readonly nudgeBeforeCloseMs: number;
+    /** How often a keeper pass runs; with `nudgeLookaheadMs` it says how far ahead a pass looks. */
+    readonly intervalMs: number;
+    /** Read on the clock of `timezone`; undefined: none. */
+    readonly quietHours: QuietHours | undefined;
+  };
+  /** Pruning (see `decidePrune` in `src/domain/pruning.ts`); 0 turns a rule off. */
+  readonly pruning: { readonly afterDays: number; readonly afterUnansweredTemplates: number };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -90,8 +104,14 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
     SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; KEEPER_POLICY: KeeperPolicy; NUDGE_BEFORE_CLOSE_MS: number; KEEPER_INTERVAL_MS: number; QUIET_HOURS: QuietHours | undefined; PRUNE_AFTER_DAYS: number; PRUNE_AFTER_UNANSWERED_TEMPLATES: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
+
+  if (v.NUDGE_BEFORE_CLOSE_MS <= v.SEND_SAFETY_MARGIN_MS) {
+    throw new ConfigError(
+      `invalid configuration: NUDGE_BEFORE_CLOSE_MS=${JSON.stringify(String(v.NUDGE_BEFORE_CLOSE_MS))} (expected more than SEND_SAFETY_MARGIN_MS=${v.SEND_SAFETY_MARGIN_MS}: a nudge sent then would land inside the safety margin and never go out)`,
+    );
+  }
 
   if (v.WHATSAPP_API_BASE !== undefined) {
     const defaults: [VariableName, string, string][] = [
@@ -144,6 +164,13 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     healthDbTimeoutMs: v.HEALTH_DB_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     topicsFile: v.TOPICS_FILE,
+    keeper: {
+      policy: v.KEEPER_POLICY,
+      nudgeBeforeCloseMs: v.NUDGE_BEFORE_CLOSE_MS,
+      intervalMs: v.KEEPER_INTERVAL_MS,
+      quietHours: v.QUIET_HOURS,
+    },
+    pruning: { afterDays: v.PRUNE_AFTER_DAYS, afterUnansweredTemplates: v.PRUNE_AFTER_UNANSWERED_TEMPLATES },
   });
 }
 

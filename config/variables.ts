@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { KEEPER_POLICIES } from '../src/domain/keeper-policy.js';
+import { parseQuietHours } from '../src/domain/quiet-hours.js';
 
 /**
  * Every environment variable the worker reads, in one table: its schema, its default,
@@ -32,6 +34,15 @@ export function isTimeZone(name: string): boolean {
 }
 
 const httpUrl = z.url({ protocol: /^https?$/ });
+
+function isQuietHoursText(text: string): boolean {
+  try {
+    parseQuietHours(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Sandbox credentials used when no real Cloud API is configured. Public by design. */
 export const SANDBOX_CREDENTIALS = Object.freeze({
@@ -272,6 +283,42 @@ export const VARIABLES = {
     default: 'config/topics.json',
     expected: 'a path to a JSON file',
     description: 'topics, keywords and conversation wording (German and English), relative to the working directory',
+  },
+  KEEPER_POLICY: {
+    schema: z.enum(KEEPER_POLICIES),
+    default: 'worth-it',
+    expected: `one of ${KEEPER_POLICIES.join(', ')}`,
+    description: 'window keeper: nudge every subscriber before their window closes (always), only when the expected saving pays for the nudge (worth-it), or never (off)',
+  },
+  NUDGE_BEFORE_CLOSE_MS: {
+    schema: integer(1, 43_200_000),
+    default: '300000',
+    expected: 'milliseconds from 1 to 43200000, larger than SEND_SAFETY_MARGIN_MS',
+    description: 'how long before a subscriber\'s window closes the nudge is sent (must be larger than SEND_SAFETY_MARGIN_MS)',
+  },
+  KEEPER_INTERVAL_MS: {
+    schema: integer(1000, 3_600_000),
+    default: '60000',
+    expected: 'milliseconds from 1000 to 3600000',
+    description: 'how often the window keeper looks for windows about to close',
+  },
+  QUIET_HOURS: {
+    schema: z.string().refine(isQuietHoursText, 'not HH:MM-HH:MM').transform((text) => parseQuietHours(text)),
+    default: '',
+    expected: 'HH:MM-HH:MM such as 22:00-07:00 (may wrap midnight), or empty for none',
+    description: 'no nudge in this daily period (in APP_TIMEZONE); one that would fall into it goes before it begins if the window is still open then, else not at all',
+  },
+  PRUNE_AFTER_DAYS: {
+    schema: integer(0, 3650),
+    default: '30',
+    expected: 'days from 0 to 3650 (0: never by age)',
+    description: 'a subscriber whose last reply is older than this, and who was sent something since, is removed from the list (0: never)',
+  },
+  PRUNE_AFTER_UNANSWERED_TEMPLATES: {
+    schema: integer(0, 1000),
+    default: '3',
+    expected: 'an integer from 0 to 1000 (0: never by templates)',
+    description: 'a subscriber who left this many paid templates in a row unanswered is removed from the list (0: never)',
   },
   SHUTDOWN_TIMEOUT_MS: {
     schema: integer(1000, 120000),

@@ -89,6 +89,35 @@ describe('config', () => {
     expect(readEnvFile(join(dir, 'missing.env'))).to.deep.equal({});
   });
 
+  it('window keeper and pruning: documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.keeper).to.deep.equal({ policy: 'worth-it', nudgeBeforeCloseMs: 300_000, intervalMs: 60_000, quietHours: undefined });
+    expect(config.pruning).to.deep.equal({ afterDays: 30, afterUnansweredTemplates: 3 });
+  });
+
+  it('reads the keeper policy, quiet hours and pruning limits; 0 turns a pruning rule off', () => {
+    const config = loadConfig({ KEEPER_POLICY: 'always', QUIET_HOURS: '22:00-07:00', PRUNE_AFTER_DAYS: '0', PRUNE_AFTER_UNANSWERED_TEMPLATES: '5' });
+    expect(config.keeper.policy).to.equal('always');
+    expect(config.keeper.quietHours).to.deep.equal({ start: { hour: 22, minute: 0 }, end: { hour: 7, minute: 0 } });
+    expect(config.pruning).to.deep.equal({ afterDays: 0, afterUnansweredTemplates: 5 });
+    expect(Object.isFrozen(config.keeper.quietHours)).to.equal(true);
+  });
+
+  it('refuses a bad keeper policy, quiet hours or pruning limit, naming the variable', () => {
+    expect(configError({ QUIET_HOURS: '22-7' }).message).to.equal('invalid configuration: QUIET_HOURS="22-7" (expected HH:MM-HH:MM such as 22:00-07:00 (may wrap midnight), or empty for none)');
+    expect(configError({ QUIET_HOURS: '22:00-22:00' }).message).to.include('QUIET_HOURS="22:00-22:00"');
+    expect(configError({ KEEPER_POLICY: 'sometimes' }).message).to.equal('invalid configuration: KEEPER_POLICY="sometimes" (expected one of always, worth-it, off)');
+    expect(configError({ PRUNE_AFTER_DAYS: '-1' }).message).to.include('PRUNE_AFTER_DAYS="-1" (expected days from 0 to 3650');
+  });
+
+  it('refuses NUDGE_BEFORE_CLOSE_MS not larger than SEND_SAFETY_MARGIN_MS, in one line naming it', () => {
+    const err = configError({ NUDGE_BEFORE_CLOSE_MS: '60000' });
+    expect(err.message).to.equal('invalid configuration: NUDGE_BEFORE_CLOSE_MS="60000" (expected more than SEND_SAFETY_MARGIN_MS=60000: a nudge sent then would land inside the safety margin and never go out)');
+    expect(configError({ SEND_SAFETY_MARGIN_MS: '600000' }).message).to.match(/^invalid configuration: NUDGE_BEFORE_CLOSE_MS="300000" \(expected more than SEND_SAFETY_MARGIN_MS=600000/);
+    expect(loadConfig({ NUDGE_BEFORE_CLOSE_MS: '60001' }).keeper.nudgeBeforeCloseMs).to.equal(60_001);
+    expect(loadConfig({ NUDGE_BEFORE_CLOSE_MS: '30000', SEND_SAFETY_MARGIN_MS: '10000' }).keeper.nudgeBeforeCloseMs).to.equal(30_000);
+  });
+
   it('.env.example lists every variable with its default and an explanation', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     for (const [name, spec] of Object.entries(VARIABLES)) {
