@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, type Db } from 'mongodb';
 import { BroadcastRepository } from '../../src/store/broadcast-repository.js';
+import { pseudonym } from '../../src/store/pseudonyms.js';
 import { startDatabaseServer, type DatabaseServer } from '../../src/store/server/local-server.js';
 import { BroadcastFleet } from '../../test/support/broadcast-fleet.js';
 import { childListeningOn, cpuMs, peakRssMb, resetPeakRss } from '../../test/support/process-stats.js';
@@ -50,13 +52,14 @@ export async function rawInsertRate(db: Db, count: number): Promise<number> {
     const scratch = db.collection(`bench_raw_insert_${Date.now()}_${round}`);
     const now = new Date(Date.now());
     const broadcastId = `b${Date.now().toString(36)}raw${round}`;
+    const key = randomBytes(32);
     const started = performance.now();
     for (let from = 0; from < count; from += 1000) {
       const docs = [];
       for (let i = from; i < Math.min(count, from + 1000); i += 1) {
         const contactKey = `+49151${String(i).padStart(8, '0')}`;
         docs.push({
-          _id: `dl:${broadcastId}:${contactKey}` as never, broadcastId, contactKey, state: 'sending', kind: 'template', attempts: 1,
+          _id: `dl:${broadcastId}:${pseudonym(key, contactKey)}` as never, broadcastId, contactKey, state: 'sending', kind: 'template', attempts: 1,
           claimedAt: now, estimatedCost: 0.0456, rank: 1, wamid: `wamid.HBgN${contactKey.slice(1)}FQIAERgSQkVOQ0hSQVdJTlNFUlQ${i}`,
           pricing: { type: 'regular', category: 'utility', billable: true }, updatedAt: now,
         });
