@@ -1,8 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { ManualClock } from '../../src/domain/clock.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { verifySignature } from '../../src/whatsapp/webhook-signature.js';
 import { postMessage, sandboxCall, templateBody, textBody } from '../support/sandbox-http.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { captureLogger } from '../support/test-config.js';
 import { waitFor } from '../support/wait-for.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -153,6 +156,81 @@ describe('sandbox: webhooks to the worker', () => {
       expect((await sandbox.inbound({ from: '4915200000009', text: 'x' })).delivered).to.equal(false);
       expect((await sandboxCall(sandbox.url, 'PUT', '/_sandbox/webhook', { url: receiver.url })).status).to.equal(200);
       expect((await sandbox.inbound({ from: '4915200000009', text: 'y' })).delivered).to.equal(true);
+    });
+  });
+
+  describe('retries of webhooks not answered with 2xx', () => {
+    /** Small waits, so that many more attempts than the old four (6 s) fit in a short test. */
+    const quick = { firstDelayMs: 5, maxDelayMs: 20, forMs: 600_000 };
+    const inboundId = (hook: { body: { entry: { changes: { value: { messages?: Record<string, unknown>[] } }[] }[] } } | undefined) => hook?.body.entry[0]?.changes[0]?.value.messages?.[0]?.id;
+
+    it('keeps retrying a receiver answering 500 far beyond the old 4 attempts, and the webhook arrives once it answers 200', async () => {
+      const sandbox = await sandboxWith({ webhookRetry: quick });
+      receiver.status = 500;
+      const { id, delivered } = await sandbox.inbound({ from: '4915200000011', text: 'Fallzahlen' });
+      expect(delivered).to.equal(false);
+      await waitFor('ten refused attempts', () => receiver.received.length >= 10);
+      receiver.status = 200;
+      await waitFor('the webhook to be delivered', () => sandbox.webhookStats.delivered === 1);
+      expect(new Set(receiver.received.map((r) => r.raw.toString('utf8'))).size, 'the same bytes at every attempt').to.equal(1);
+      expect(inboundId(receiver.received.at(-1))).to.equal(id);
+      expect(sandbox.webhookStats).to.include({ pending: 0, failed: 0, dropped: 0 });
+    });
+
+    it('keeps retrying while the receiver is down (connections dropped) and delivers once it is back', async () => {
+      const proxy = new TcpProxy('127.0.0.1', Number(new URL(receiver.url).port));
+      await proxy.start();
+      try {
+        proxy.cut();
+        const sandbox = await sandboxWith({ webhookRetry: quick, webhookUrl: `http://127.0.0.1:${proxy.port}/webhooks/whatsapp` });
+        const { id, delivered } = await sandbox.inbound({ from: '4915200000012', text: 'Fallzahlen' });
+        expect(delivered).to.equal(false);
+        await waitFor('eight failed retries', () => sandbox.webhookStats.retries >= 8);
+        expect(receiver.received).to.have.length(0);
+        proxy.restore();
+        await waitFor('the webhook to arrive', () => receiver.received.length === 1);
+        expect(inboundId(receiver.received[0])).to.equal(id);
+        await waitFor('nothing left waiting', () => sandbox.webhookStats.pending === 0);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('gives up after the retry time, counted as failed', async () => {
+      const sandbox = await sandboxWith({ webhookRetry: { ...quick, forMs: 80 } });
+      receiver.status = 500;
+      await sandbox.inbound({ from: '4915200000013', text: 'x' });
+      await waitFor('the webhook given up', () => sandbox.webhookStats.failed === 1);
+      expect(sandbox.webhookStats.pending).to.equal(0);
+      expect(receiver.received.length).to.be.greaterThan(2);
+    });
+
+    it('keeps at most maxPending waiting: the oldest is dropped with a warning and counted; a new URL sends the rest at once', async () => {
+      const { logger, lines } = captureLogger('warn');
+      const sandbox = await sandboxWith({ webhookRetry: { firstDelayMs: 600_000, maxDelayMs: 600_000, forMs: 3_600_000, maxPending: 2 }, logger });
+      receiver.status = 500;
+      const ids = [];
+      for (const from of ['4915200000014', '4915200000015', '4915200000016']) ids.push((await sandbox.inbound({ from, text: 'x' })).id);
+      expect(sandbox.webhookStats).to.include({ pending: 2, dropped: 1, delivered: 0 });
+      expect(lines.filter((l) => l.includes('webhook dropped'))).to.have.length(1);
+      receiver.clear();
+      receiver.status = 200;
+      sandbox.setWebhookUrl(receiver.url);
+      await waitFor('the two kept webhooks', () => receiver.received.length === 2);
+      expect(receiver.received.map(inboundId).sort()).to.deep.equal(ids.slice(1).sort());
+      expect(sandbox.webhookStats).to.include({ pending: 0, delivered: 2 });
+    });
+
+    it('stops retrying when the sandbox stops', async () => {
+      const sandbox = await sandboxWith({ webhookRetry: quick });
+      receiver.status = 500;
+      await sandbox.inbound({ from: '4915200000017', text: 'x' });
+      await waitFor('a few refused attempts', () => receiver.received.length >= 3);
+      await sandbox.stop();
+      const attempts = receiver.received.length;
+      // Thirty times the longest wait between two attempts: a retry still scheduled would have come.
+      await sleep(30 * quick.maxDelayMs);
+      expect(receiver.received.length).to.equal(attempts);
     });
   });
 

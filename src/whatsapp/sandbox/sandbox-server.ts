@@ -9,12 +9,16 @@ import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approve
 import { contactInput, describeIssue, inboundContent, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';
 import { metaError } from './error-catalog.js';
 import { handleSend, type SendContext } from './send-handler.js';
-import { SandboxState, waIdOf, type AcceptedMessage } from './sandbox-state.js';
+import { tapByIdAlone, unknownTapNote } from './button-taps.js';
+import type { SandboxStore, SavedMessage } from './sandbox-store.js';
+import { SandboxState, waIdOf, type AcceptedMessage, type KeptMessage } from './sandbox-state.js';
 import { SeededRandom } from './seeded-random.js';
 import { SentButtons, type MessageButtons } from './sent-buttons.js';
+import { StateJournal } from './state-journal.js';
 import { DEFAULT_STATUS_OPTIONS, StatusWebhooks, type StatusOptions } from './status-webhooks.js';
 import type { PairRate } from './rate-limits.js';
 import { inboundWebhook, type BusinessIdentity } from './webhook-payloads.js';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhook-retry.js';
 import { WebhookSender } from './webhook-sender.js';
 
 /** The project's rate card, for a sandbox started without one. */
@@ -53,6 +57,16 @@ export interface SandboxOptions {
   templates?: readonly ApprovedTemplate[];
   /** Oldest accepted messages are forgotten beyond this many; default 200,000. */
   maxStoredMessages?: number;
+  /** How webhooks not answered with 2xx are retried; default DEFAULT_WEBHOOK_RETRY (24 h, waits up to 1 min). */
+  webhookRetry?: Partial<WebhookRetryPolicy>;
+  /**
+   * Where the state is kept across restarts: windows, contacts, messages with their statuses and
+   * buttons, statuses still planned and webhooks waiting for a retry. Loaded at start; without
+   * one the sandbox starts empty every time.
+   */
+  store?: SandboxStore;
+  /** Changes are written to the store in batches this often; default 100 ms. */
+  storeFlushDelayMs?: number;
   logger?: Logger;
 }
 
@@ -66,17 +80,21 @@ export interface Sandbox {
   /** `http://127.0.0.1:PORT`: use as WHATSAPP_API_BASE. */
   readonly url: string;
   readonly port: number;
+  /** Where webhooks go; a URL also sends, right away, the webhooks waiting for a retry. */
   setWebhookUrl(url: string | undefined): void;
-  /** A contact writes to the business: opens the window and delivers a `messages` webhook. */
+  /** A contact writes to the business: opens the window (stored first) and delivers a `messages` webhook. */
   inbound(input: InboundInput): Promise<InboundResult>;
-  setContact(input: ContactInput): void;
+  /** Takes effect at once; resolves once stored. */
+  setContact(input: ContactInput): Promise<void>;
   /** Accepted messages, with the buttons a contact could tap (and the inbound body that taps each). */
   messages(filter?: { to?: string }): (AcceptedMessage & MessageButtons)[];
-  /** Forgets windows, contacts, messages, limits and planned statuses. */
-  reset(): void;
+  /** Forgets windows, contacts, messages, limits, planned statuses and webhooks waiting for a retry (at once in memory; resolves once the store is cleared). */
+  reset(): Promise<void>;
   /** Statuses planned but not yet posted. */
   readonly pendingStatuses: number;
-  readonly webhookStats: { delivered: number; failed: number };
+  /** POSTs answered with 2xx, retry attempts made; webhooks given up after the retry time, dropped (too many waiting), waiting for a retry. */
+  readonly webhookStats: { delivered: number; retries: number; failed: number; dropped: number; pending: number };
+  /** Stops listening, cancels timers and retries, and writes what is left to the store. */
   stop(): Promise<void>;
 }
 
@@ -85,9 +103,37 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { clock } = options;
   const random = new SeededRandom(options.seed);
   const identity: BusinessIdentity = { wabaId: options.wabaId ?? '100000000000002', phoneNumberId: options.phoneNumberId, displayPhoneNumber: options.displayPhoneNumber ?? '15550000001' };
-  const state = new SandboxState({ mps: options.mps ?? 80, pairRate: options.pairRate ?? { intervalMs: 6000, burst: 10 }, maxStoredMessages: options.maxStoredMessages ?? 200_000 });
-  const sender = new WebhookSender({ appSecret: options.appSecret, url: options.webhookUrl, logger: options.logger });
-  const statuses = new StatusWebhooks(sender, identity, clock, random, { ...DEFAULT_STATUS_OPTIONS, ...options.statuses });
+  const maxStoredMessages = options.maxStoredMessages ?? 200_000;
+  const retry = { ...DEFAULT_WEBHOOK_RETRY, ...options.webhookRetry };
+  const sentButtons = new SentButtons(maxStoredMessages);
+  // The journal reads the state, the sender and the buttons when it writes, all built below.
+  const journal: StateJournal | undefined = options.store && new StateJournal(options.store, {
+    message: (wamid): SavedMessage | undefined => {
+      const kept: KeptMessage | undefined = state.kept(wamid);
+      return kept && { ...kept, planned: kept.planned && [...kept.planned], buttons: sentButtons.of(wamid) };
+    },
+    contact: (waId) => state.contact(waId),
+    webhook: (id) => sender.saved(id),
+  }, { flushDelayMs: options.storeFlushDelayMs, logger: options.logger });
+  const state: SandboxState = new SandboxState({ mps: options.mps ?? 80, pairRate: options.pairRate ?? { intervalMs: 6000, burst: 10 }, maxStoredMessages, listener: journal });
+  const sender = new WebhookSender({
+    appSecret: options.appSecret, url: options.webhookUrl, clock, retry, logger: options.logger, onPendingChange: (id) => journal?.webhook(id),
+  });
+  const statuses = new StatusWebhooks(sender, identity, clock, random, { ...DEFAULT_STATUS_OPTIONS, ...options.statuses }, state);
+  if (options.store) {
+    const saved = await options.store.load({ messages: maxStoredMessages, webhooks: retry.maxPending });
+    state.restore(saved);
+    for (const { message, buttons } of saved.messages) if (buttons) sentButtons.remember(message.to, message.wamid, buttons);
+    sender.restore(saved.webhooks);
+  }
+  // What was still to come when the sandbox last stopped goes out once there is a URL to send it to.
+  let resumed = false;
+  const resume = () => {
+    if (resumed || sender.url === undefined) return;
+    resumed = true;
+    statuses.resume(state.planned());
+    sender.retryAllNow();
+  };
   const ctx: SendContext = {
     clock, state, statuses, random,
     templates: templateMap(options.templates ?? DEFAULT_TEMPLATES),
@@ -99,40 +145,45 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const stopping = new AbortController();
   const bearer = `Bearer ${options.token}`;
   const latency = options.latencyMs;
-  const maxStoredMessages = options.maxStoredMessages ?? 200_000;
-  const sentButtons = new SentButtons(maxStoredMessages);
-  let inboundCount = 0;
 
   const sandbox = {
     setWebhookUrl(url: string | undefined) {
       sender.url = url;
+      if (url === undefined) return;
+      if (resumed) sender.retryAllNow();
+      else resume();
     },
     async inbound(input: InboundInput): Promise<InboundResult> {
       const parsed = inboundInput.parse(input);
       const from = waIdOf(parsed.from);
       const seconds = parsed.timestamp ?? Math.floor(clock.now().getTime() / 1000);
-      state.recordInbound(from, parsed.timestamp === undefined ? clock.now().getTime() : seconds * 1000);
-      inboundCount += 1;
-      const id = `wamid.IN${inboundCount.toString(36).padStart(8, '0')}${state.nextWamid().slice(-8)}`;
+      const atMs = parsed.timestamp === undefined ? clock.now().getTime() : seconds * 1000;
+      state.recordInbound(from, atMs);
+      // The window is durable before the worker hears of it: a restart never forgets a window the worker relies on.
+      await journal?.saveWindow(from, atMs);
+      const id = state.nextInboundId();
       const payload = inboundWebhook(identity, { from, id, timestampSeconds: seconds, profileName: parsed.name ?? 'Sandbox Contact', content: inboundContent(parsed), replyTo: parsed.context });
       return { id, delivered: await sender.deliver(payload) };
     },
-    setContact(input: ContactInput) {
+    async setContact(input: ContactInput) {
       const parsed = contactInput.parse(input);
       const forced = parsed.forceError ? { code: parsed.forceError.code, remaining: parsed.forceError.times, via: parsed.forceError.via } : undefined;
       state.setContact(waIdOf(parsed.phone), { onWhatsApp: parsed.onWhatsApp, forcedError: forced, delayMs: parsed.delayMs });
+      await journal?.flush();
     },
     messages: (filter?: { to?: string }) => state.messages(filter).map((m) => ({ ...m, ...sentButtons.of(m.wamid) })),
-    reset() {
+    async reset() {
       statuses.clear();
       state.reset();
       sentButtons.clear();
+      sender.clear();
+      await journal?.clear();
     },
     get pendingStatuses() {
       return statuses.pending;
     },
     get webhookStats() {
-      return { delivered: sender.delivered, failed: sender.failed };
+      return { delivered: sender.delivered, retries: sender.retries, failed: sender.failed, dropped: sender.dropped, pending: sender.pending };
     },
   };
 
@@ -180,13 +231,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   app.get<{ Querystring: { to?: string } }>('/_sandbox/messages', async (request) => ({ messages: sandbox.messages({ to: request.query.to }) }));
   app.post('/_sandbox/reset', async () => {
-    sandbox.reset();
+    await sandbox.reset();
     return { ok: true };
   });
   app.post('/_sandbox/contacts', async (request, reply) => {
     const parsed = contactInput.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: describeIssue(parsed.error) });
-    sandbox.setContact(parsed.data);
+    await sandbox.setContact(parsed.data);
     return { ok: true, waId: waIdOf(parsed.data.phone) };
   });
   app.put('/_sandbox/webhook', async (request, reply) => {
@@ -201,6 +252,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const port = (app.server.address() as { port: number }).port;
   const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${reachable}:${port}`;
+  resume();
   let stopped: Promise<void> | undefined;
   return Object.assign(sandbox, {
     url,
@@ -209,56 +261,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       stopped ??= (async () => {
         stopping.abort();
         statuses.clear();
-        sender.stop();
+        const senderStopped = sender.stop();
         await app.close();
+        await senderStopped;
+        // Last: what the closing requests and the aborted webhooks changed is written too.
+        await journal?.close();
       })();
       return stopped;
     },
   });
-}
-
-/** `"id" (title)` of each button, for messages that tell which ones there are. */
-function namedButtons(buttons: readonly { id: string; title: string }[]): string {
-  return [...new Map(buttons.map((b) => [b.id, `${JSON.stringify(b.id)} (${b.title})`])).values()].join(', ');
-}
-
-/**
- * A tap given by its button id alone (`{"from", "button": {"id"}}`): the title, and the message
- * it answers as `context`, are taken from the latest message to that contact with that button.
- * An id the sandbox never sent to the contact is refused with the ids it did send.
- */
-function tapByIdAlone(body: unknown, sent: SentButtons): { body: unknown; error?: string } {
-  if (typeof body !== 'object' || body === null) return { body };
-  const { from, button, context } = body as { from?: unknown; button?: unknown; context?: unknown };
-  if (typeof from !== 'string' || typeof button !== 'object' || button === null) return { body };
-  const { id, title } = button as { id?: unknown; title?: unknown };
-  if (typeof id !== 'string' || title !== undefined) return { body };
-  const waId = waIdOf(from);
-  const known = sent.buttonsTo(waId);
-  const match = known.find((b) => b.id === id);
-  if (!match) {
-    return {
-      body,
-      error: known.length === 0
-        ? `button: no message the sandbox sent to ${waId} has reply buttons (GET /_sandbox/messages?to=${waId} lists what it sent)`
-        : `button.id: no message the sandbox sent to ${waId} has a button ${JSON.stringify(id)}; its buttons: ${namedButtons(known)}`,
-    };
-  }
-  return { body: { ...body, button: { id, title: match.title }, ...(context === undefined ? { context: match.press.context } : {}) } };
-}
-
-/** A note for a tap on a button (given with its title) or quick reply the sandbox never sent to that contact. */
-function unknownTapNote(input: { from: string; button?: { id: string } | undefined; payload?: string | undefined }, sent: SentButtons): string | undefined {
-  const waId = waIdOf(input.from);
-  if (input.button) {
-    const known = sent.buttonsTo(waId);
-    if (known.some((b) => b.id === input.button?.id)) return undefined;
-    return `delivered, but no message the sandbox sent to ${waId} has a button ${JSON.stringify(input.button.id)}${known.length > 0 ? `; its buttons: ${namedButtons(known)}` : ''}`;
-  }
-  if (input.payload !== undefined) {
-    const known = sent.quickRepliesTo(waId);
-    if (known.some((q) => q.payload === input.payload)) return undefined;
-    return `delivered, but no template the sandbox sent to ${waId} has a quick reply ${JSON.stringify(input.payload)}${known.length > 0 ? `; its quick replies: ${[...new Set(known.map((q) => JSON.stringify(q.payload)))].join(', ')}` : ''}`;
-  }
-  return undefined;
 }

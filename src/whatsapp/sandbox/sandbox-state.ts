@@ -43,31 +43,72 @@ export interface ContactSettings {
   delayMs?: number;
 }
 
+/** A status the sandbox still has to report for a message, `afterMs` after it was accepted. */
+export interface PlannedStatus {
+  status: Exclude<MessageStatus, 'accepted'>;
+  afterMs: number;
+  /** The error of a `failed` status. */
+  code?: number;
+}
+
+/** An accepted message as the state keeps it: its place in the order and the statuses still to come. */
+export interface KeptMessage {
+  message: AcceptedMessage;
+  /** Grows with every accepted message, across restarts. */
+  seq: number;
+  planned?: PlannedStatus[];
+}
+
+/** Told about every change of a message or a contact (to write it behind). */
+export interface StateListener {
+  message(wamid: string): void;
+  contact(waId: string): void;
+}
+
 export interface StateOptions {
   /** Messages per second for the phone number; 0 turns the limit off. */
   mps: number;
   pairRate: PairRate | false;
   /** Oldest accepted messages are forgotten beyond this many. */
   maxStoredMessages: number;
+  listener?: StateListener;
 }
+
+const ORDER: Record<MessageStatus, number> = { accepted: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
 
 /** Digits only: `+49 151 1234-5678` and `4915112345678` are the same contact. */
 export function waIdOf(phone: string): string {
   return phone.replace(/\D/g, '');
 }
 
-/** Everything the sandbox remembers: windows, contacts, accepted messages and rate limits. */
+/**
+ * Everything the sandbox remembers: windows, contacts, accepted messages (with the statuses still
+ * planned for them) and rate limits. Changes of messages and contacts are told to the listener;
+ * windows are written by the caller, which must know they are durable before it goes on.
+ */
 export class SandboxState {
   readonly #lastInbound = new Map<string, number>();
   readonly #contacts = new Map<string, ContactSettings>();
-  readonly #messages = new Map<string, AcceptedMessage>();
+  readonly #messages = new Map<string, KeptMessage>();
+  /** Random per start, so ids never repeat across restarts (the worker drops an inbound id it has seen). */
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #counter = 0;
+  #seq = 0;
   #throughput: TokenBucket | undefined;
   #pairs: PairRateLimiter | undefined;
 
   constructor(private readonly options: StateOptions) {
     this.#resetLimits();
+  }
+
+  /** Takes back what a store kept (at start, before anything else happened). */
+  restore(saved: { windows: readonly { waId: string; lastInboundMs: number }[]; contacts: readonly { waId: string; settings: ContactSettings }[]; messages: readonly KeptMessage[] }): void {
+    for (const { waId, lastInboundMs } of saved.windows) this.recordInbound(waId, lastInboundMs);
+    for (const { waId, settings } of saved.contacts) this.#contacts.set(waId, settings);
+    for (const kept of saved.messages) {
+      this.#messages.set(kept.message.wamid, { ...kept });
+      this.#seq = Math.max(this.#seq, kept.seq);
+    }
   }
 
   /** Opens (or restarts) the contact's window; an older timestamp never shortens it. */
@@ -92,15 +133,19 @@ export class SandboxState {
 
   setContact(waId: string, settings: ContactSettings): void {
     this.#contacts.set(waId, settings);
+    this.options.listener?.contact(waId);
   }
 
   /** The error forced for this contact, counting it down. */
   takeForcedError(waId: string): ForcedError | undefined {
-    const forced = this.#contacts.get(waId)?.forcedError;
-    if (!forced) return undefined;
+    const contact = this.#contacts.get(waId);
+    const forced = contact?.forcedError;
+    if (!contact || !forced) return undefined;
     if (forced.remaining !== undefined) {
-      forced.remaining -= 1;
-      if (forced.remaining <= 0) delete this.#contacts.get(waId)?.forcedError;
+      const remaining = forced.remaining - 1;
+      if (remaining <= 0) delete contact.forcedError;
+      else contact.forcedError = { ...forced, remaining };
+      this.options.listener?.contact(waId);
     }
     return forced;
   }
@@ -118,21 +163,62 @@ export class SandboxState {
     return `wamid.HBgL${this.#idPrefix}${this.#counter.toString(36).padStart(8, '0')}`;
   }
 
+  /** The id of a simulated inbound message. */
+  nextInboundId(): string {
+    this.#counter += 1;
+    return `wamid.IN${this.#idPrefix}${this.#counter.toString(36).padStart(8, '0')}`;
+  }
+
   addMessage(message: AcceptedMessage): void {
-    this.#messages.set(message.wamid, message);
+    this.#seq += 1;
+    this.#messages.set(message.wamid, { message, seq: this.#seq });
+    this.options.listener?.message(message.wamid);
     if (this.#messages.size > this.options.maxStoredMessages) {
       const oldest = this.#messages.keys().next();
-      if (!oldest.done) this.#messages.delete(oldest.value);
+      if (!oldest.done) {
+        this.#messages.delete(oldest.value);
+        this.options.listener?.message(oldest.value);
+      }
     }
   }
 
   message(wamid: string): AcceptedMessage | undefined {
+    return this.#messages.get(wamid)?.message;
+  }
+
+  /** The message with its order and planned statuses, as a store keeps it. */
+  kept(wamid: string): KeptMessage | undefined {
     return this.#messages.get(wamid);
   }
 
   messages(filter: { to?: string } = {}): AcceptedMessage[] {
-    const all = [...this.#messages.values()];
+    const all = [...this.#messages.values()].map((kept) => kept.message);
     return filter.to === undefined ? all : all.filter((m) => m.to === waIdOf(filter.to ?? ''));
+  }
+
+  /** The messages that still have statuses planned. */
+  planned(): KeptMessage[] {
+    return [...this.#messages.values()].filter((kept) => (kept.planned?.length ?? 0) > 0);
+  }
+
+  /** Remembers the statuses planned for a message (they survive a restart with it). */
+  plan(wamid: string, planned: readonly PlannedStatus[]): void {
+    const kept = this.#messages.get(wamid);
+    if (!kept || planned.length === 0) return;
+    kept.planned = [...(kept.planned ?? []), ...planned];
+    this.options.listener?.message(wamid);
+  }
+
+  /** A planned status went out: the message moves forward (never back) and the status is no longer planned. */
+  statusReported(wamid: string, status: PlannedStatus['status'], errorCode?: number): void {
+    const kept = this.#messages.get(wamid);
+    if (!kept) return;
+    if (ORDER[status] > ORDER[kept.message.status]) kept.message.status = status;
+    if (status === 'failed') kept.message.errorCode = errorCode;
+    const index = kept.planned?.findIndex((p) => p.status === status) ?? -1;
+    if (index >= 0) kept.planned?.splice(index, 1);
+    if (kept.planned?.length === 0) delete kept.planned;
+    this.options.listener?.message(wamid);
   }
 
   reset(): void {

@@ -63,7 +63,11 @@ export class SentButtons {
   /** Remembers the buttons of an accepted send, if it has any. */
   record(body: unknown, to: string, wamid: string): void {
     const found = buttonsOf(body, to, wamid);
-    if (!found) return;
+    if (found) this.remember(to, wamid, found);
+  }
+
+  /** Remembers the buttons of a message (from a send, or kept across a restart). */
+  remember(to: string, wamid: string, found: MessageButtons): void {
     this.#byWamid.set(wamid, found);
     const list = [...(this.#byContact.get(to) ?? []), wamid].slice(-PER_CONTACT);
     this.#byContact.set(to, list);

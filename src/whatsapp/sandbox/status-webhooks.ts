@@ -1,6 +1,6 @@
 import type { Clock } from '../../domain/clock.js';
 import type { SeededRandom } from './seeded-random.js';
-import type { AcceptedMessage, MessageStatus } from './sandbox-state.js';
+import type { AcceptedMessage, KeptMessage, PlannedStatus, SandboxState } from './sandbox-state.js';
 import { statusesWebhook, type BusinessIdentity, type StatusUpdate } from './webhook-payloads.js';
 import type { WebhookSender } from './webhook-sender.js';
 import { statusError } from './error-catalog.js';
@@ -35,12 +35,12 @@ export const DEFAULT_STATUS_OPTIONS: StatusOptions = Object.freeze({
   maxBatch: 1000,
 });
 
-const ORDER: Record<MessageStatus, number> = { accepted: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
-
 /**
  * Plans the status webhooks of each accepted message (sent → delivered → read, or failed)
  * on real timers and delivers the ones falling due together in one signed POST.
- * Timestamps come from the injected clock at the moment a status goes out.
+ * Timestamps come from the injected clock at the moment a status goes out. What is planned is
+ * also kept in the state, so that statuses still to come when the sandbox stops go out after
+ * the next start (`resume`).
  */
 export class StatusWebhooks {
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -53,29 +53,37 @@ export class StatusWebhooks {
     private readonly clock: Clock,
     private readonly random: SeededRandom,
     private readonly options: StatusOptions,
+    private readonly state: SandboxState,
   ) {}
 
   /** Plans `sent`, then `delivered` and `read` by their probabilities. */
   planDelivery(message: AcceptedMessage): void {
     const o = this.options;
-    this.#at(o.sentDelayMs, message, 'sent');
+    const plan: PlannedStatus[] = [{ status: 'sent', afterMs: o.sentDelayMs }];
     const read = this.random.chance(o.readProbability);
     const delivered = this.random.chance(o.deliveredProbability) && !(read && this.random.chance(o.skipDeliveredProbability));
-    if (delivered) this.#at(o.sentDelayMs + o.deliveredDelayMs, message, 'delivered');
-    if (read) this.#at(o.sentDelayMs + o.deliveredDelayMs + o.readDelayMs, message, 'read');
+    if (delivered) plan.push({ status: 'delivered', afterMs: o.sentDelayMs + o.deliveredDelayMs });
+    if (read) plan.push({ status: 'read', afterMs: o.sentDelayMs + o.deliveredDelayMs + o.readDelayMs });
+    this.#plan(message, plan);
   }
 
   /** Plans a `failed` status with this error, optionally after a `sent`. */
   planFailure(message: AcceptedMessage, code: number, afterSent: boolean): void {
-    if (afterSent) this.#at(this.options.sentDelayMs, message, 'sent');
-    this.#at(this.options.sentDelayMs + (afterSent ? this.options.deliveredDelayMs : 0), message, 'failed', code);
+    const plan: PlannedStatus[] = afterSent ? [{ status: 'sent', afterMs: this.options.sentDelayMs }] : [];
+    plan.push({ status: 'failed', afterMs: this.options.sentDelayMs + (afterSent ? this.options.deliveredDelayMs : 0), code });
+    this.#plan(message, plan);
+  }
+
+  /** Plans again what was still to come for these messages when the sandbox last stopped, each as long after now as it was planned after acceptance. */
+  resume(kept: readonly KeptMessage[]): void {
+    for (const { message, planned } of kept) for (const status of planned ?? []) this.#at(message, status);
   }
 
   get pending(): number {
     return this.#timers.size + this.#ready.length;
   }
 
-  /** Forgets everything planned (reset, stop). */
+  /** Forgets the timers (reset, stop); the state still holds what was planned. */
   clear(): void {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -84,16 +92,21 @@ export class StatusWebhooks {
     this.#ready = [];
   }
 
-  #at(delayMs: number, message: AcceptedMessage, status: StatusUpdate['status'], errorCode?: number): void {
+  #plan(message: AcceptedMessage, plan: readonly PlannedStatus[]): void {
+    this.state.plan(message.wamid, plan);
+    for (const planned of plan) this.#at(message, planned);
+  }
+
+  #at(message: AcceptedMessage, planned: PlannedStatus): void {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      const update: Omit<StatusUpdate, 'timestamp'> = { id: message.wamid, status, recipient_id: message.to };
+      const update: Omit<StatusUpdate, 'timestamp'> = { id: message.wamid, status: planned.status, recipient_id: message.to };
       if (message.callbackData !== undefined) update.biz_opaque_callback_data = message.callbackData;
-      if (status === 'failed') update.errors = [statusError(errorCode ?? 131000)];
+      if (planned.status === 'failed') update.errors = [statusError(planned.code ?? 131000)];
       else if (message.pricing) update.pricing = message.pricing;
       this.#ready.push({ message, update });
       this.#flushTimer ??= setTimeout(() => this.#flush(), this.options.batchWindowMs);
-    }, delayMs);
+    }, planned.afterMs);
     this.#timers.add(timer);
   }
 
@@ -104,10 +117,7 @@ export class StatusWebhooks {
     const timestamp = String(Math.floor(this.clock.now().getTime() / 1000));
     for (let i = 0; i < ready.length; i += this.options.maxBatch) {
       const batch = ready.slice(i, i + this.options.maxBatch);
-      for (const { message, update } of batch) {
-        if (ORDER[update.status] > ORDER[message.status]) message.status = update.status;
-        if (update.status === 'failed') message.errorCode = update.errors?.[0]?.code;
-      }
+      for (const { message, update } of batch) this.state.statusReported(message.wamid, update.status, update.errors?.[0]?.code);
       void this.sender.deliver(statusesWebhook(this.identity, batch.map(({ update }) => ({ ...update, timestamp }))));
     }
   }
