@@ -45,7 +45,18 @@ export function useWorker(fileUrl: string, overrides: Record<string, string> = {
     get sandbox() {
       const sandbox = harness.worker.sandbox;
       if (!sandbox) throw new Error('the worker runs without a sandbox');
-      return sandbox;
+      // An inbound message resolves once the worker stored what its webhook carried (the worker
+      // answers the POST after storing the batch as received, and stores the events right after).
+      return new Proxy(sandbox, {
+        get(target, property, receiver) {
+          if (property !== 'inbound') return Reflect.get(target, property, receiver) as unknown;
+          return async (...args: Parameters<Sandbox['inbound']>) => {
+            const result = await target.inbound(...args);
+            await harness.worker.deps.webhookBatches.idle();
+            return result;
+          };
+        },
+      });
     },
     clock,
     logLines: lines,
