@@ -30,6 +30,8 @@ export interface Config {
     /** 0: no limit. */
     readonly mps: number;
     readonly outsideWindow: 'error' | 'failed-status';
+    /** How long a webhook not answered with 2xx is retried; 0: not at all. */
+    readonly webhookRetryForMs: number;
   };
   readonly suppressionKey: string;
   readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number; readonly maxClockSkewMs: number };
@@ -103,7 +105,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     LOCAL_DB_DIR: string; LOCAL_DB_MAX_HEAP: string; HOST?: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
-    SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
+    SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; SANDBOX_WEBHOOK_RETRY_FOR_MS: number; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
     HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; KEEPER_POLICY: KeeperPolicy; NUDGE_BEFORE_CLOSE_MS: number; KEEPER_INTERVAL_MS: number; QUIET_HOURS: QuietHours | undefined; PRUNE_AFTER_DAYS: number; PRUNE_AFTER_UNANSWERED_TEMPLATES: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
 
@@ -145,7 +147,7 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
       timeoutMs: v.WHATSAPP_TIMEOUT_MS,
       maxSockets: v.WHATSAPP_MAX_SOCKETS,
     },
-    sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW },
+    sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW, webhookRetryForMs: v.SANDBOX_WEBHOOK_RETRY_FOR_MS },
     suppressionKey: v.SUPPRESSION_KEY,
     webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS, maxClockSkewMs: v.WEBHOOK_MAX_CLOCK_SKEW_MS },
     broadcastsFile: v.BROADCASTS_FILE,

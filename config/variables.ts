@@ -175,6 +175,12 @@ export const VARIABLES = {
     expected: 'error or failed-status',
     description: 'how the sandbox refuses a free-form message outside the window: error 131047 at once, or a failed status webhook',
   },
+  SANDBOX_WEBHOOK_RETRY_FOR_MS: {
+    schema: integer(0, 604_800_000),
+    default: '86400000',
+    expected: 'milliseconds from 0 to 604800000 (Meta retries for up to 7 days; 0: no retries)',
+    description: 'how long the sandbox retries a webhook not answered with 2xx, waits doubling from 1 s up to 1 min (0: no retries)',
+  },
   SUPPRESSION_KEY: {
     schema: z.string().min(16),
     default: SANDBOX_CREDENTIALS.suppressionKey,

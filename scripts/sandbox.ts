@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig, readEnvFile } from '../config/index.js';
+import { loadConfig, readEnvFile, type Config } from '../config/index.js';
+import { openAppDatabase, type AppDatabase } from '../src/app/app-database.js';
 import { stopOnSignals } from '../src/app/lifecycle.js';
 import { createLogger } from '../src/app/logger.js';
 import { systemClock } from '../src/app/system-clock.js';
 import { ConfigError } from '../src/domain/errors.js';
+import { SandboxStateRepository } from '../src/store/sandbox-state-repository.js';
 import { parseTemplates } from '../src/whatsapp/sandbox/approved-templates.js';
 import { startSandbox, type SandboxOptions } from '../src/whatsapp/sandbox/sandbox-server.js';
+import { MAX_RETRY_FOR_MS } from '../src/whatsapp/sandbox/webhook-retry.js';
 import { runCommand, UsageError, type FlagValues } from './cli/run-command.js';
 
 const HELP = `Usage: npm run sandbox -- [--port P] [--webhook URL] [options]
@@ -26,12 +29,21 @@ Options:
   --seed N               seed for latency, failures and statuses
   --outside-window M     error (131047 at once) or failed-status (default SANDBOX_OUTSIDE_WINDOW)
   --read-probability R   share of messages that get a read status (default 0.5)
-  --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}`;
+  --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}
+  --webhook-retry-for MS how long a webhook not answered with 2xx is retried, waits doubling
+                         from 1 s up to 1 min (default SANDBOX_WEBHOOK_RETRY_FOR_MS, 86400000:
+                         24 h; at most 604800000, Meta's 7 days; 0: no retries)
+  --persist              keep the state across restarts (windows, contacts, messages, webhooks
+                         waiting for a retry) in the worker's database: MONGODB_URI /
+                         MONGODB_DB, else the local server in LOCAL_DB_DIR; default: in memory
+
+With --persist, POST /_sandbox/reset also clears what is kept.`;
 
 const FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, webhook: { type: 'string' }, mps: { type: 'string' },
   'pair-rate': { type: 'string' }, latency: { type: 'string' }, 'failure-rate': { type: 'string' }, seed: { type: 'string' },
   'outside-window': { type: 'string' }, 'read-probability': { type: 'string' }, templates: { type: 'string' },
+  'webhook-retry-for': { type: 'string' }, persist: { type: 'boolean' },
 } as const;
 
 function integer(name: string, raw: string, min: number, max: number): number {
@@ -45,8 +57,7 @@ function ratio(name: string, raw: string): number {
   return value;
 }
 
-function buildOptions(values: FlagValues<typeof FLAGS>): Omit<SandboxOptions, 'clock' | 'logger'> {
-  const config = loadConfig(process.env, readEnvFile());
+function buildOptions(values: FlagValues<typeof FLAGS>, config: Config): Omit<SandboxOptions, 'clock' | 'logger'> {
   const options: Omit<SandboxOptions, 'clock' | 'logger'> = {
     port: values.port === undefined ? 3001 : integer('port', values.port, 0, 65535),
     host: values.host ?? '127.0.0.1',
@@ -55,6 +66,7 @@ function buildOptions(values: FlagValues<typeof FLAGS>): Omit<SandboxOptions, 'c
     appSecret: config.whatsapp.appSecret,
     mps: values.mps === undefined ? config.sandbox.mps : integer('mps', values.mps, 0, 1_000_000),
     outsideWindow: config.sandbox.outsideWindow,
+    webhookRetry: { forMs: values['webhook-retry-for'] === undefined ? config.sandbox.webhookRetryForMs : integer('webhook-retry-for', values['webhook-retry-for'], 0, MAX_RETRY_FOR_MS) },
   };
   if (values.webhook !== undefined) {
     if (!URL.canParse(values.webhook) || !/^https?:$/.test(new URL(values.webhook).protocol)) throw new UsageError(`--webhook: expected an http(s) URL, got ${JSON.stringify(values.webhook)}`);
@@ -93,23 +105,28 @@ function buildOptions(values: FlagValues<typeof FLAGS>): Omit<SandboxOptions, 'c
 }
 
 runCommand({ name: 'npm run sandbox', help: HELP, flags: FLAGS }, async ({ values }) => {
-  const options = buildOptions(values);
+  const config = loadConfig(process.env, readEnvFile());
+  const options = buildOptions(values, config);
   const logger = createLogger({ level: 'info', json: process.env.NODE_ENV === 'production', pii: false, defaultMeta: { service: 'sandbox' } });
-  const sandbox = await startSandbox({ ...options, clock: systemClock, logger }).catch((err: unknown) => {
+  const database: AppDatabase | undefined = values.persist ? await openAppDatabase(config, logger) : undefined;
+  const sandbox = await startSandbox({ ...options, clock: systemClock, logger, store: database && new SandboxStateRepository(database.db) }).catch(async (err: unknown) => {
+    await database?.close();
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new ConfigError(`--port ${options.port ?? ''}: the port is already in use on ${options.host ?? '127.0.0.1'} (choose another with --port, or 0 to pick a free one)`, { cause: err });
   });
-  console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)})`);
+  const kept = database ? `kept in database ${config.database.name}` : 'in memory';
+  console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)}, state: ${kept})`);
   // Runs until a signal has stopped it.
   return new Promise<number>((resolve) => {
     const remove = stopOnSignals(
       async () => {
         await sandbox.stop();
+        await database?.close();
         remove();
         resolve(0);
       },
       logger,
-      5000,
+      10_000,
     );
   });
 });

@@ -7,9 +7,11 @@ import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
+import { SandboxStateRepository } from '../store/sandbox-state-repository.js';
 import { SendPacer } from '../store/send-pacer.js';
 import { cloudApiClientFromConfig } from '../whatsapp/cloud-api-client.js';
 import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.js';
+import type { SandboxStore } from '../whatsapp/sandbox/sandbox-store.js';
 import { openAppDatabase } from './app-database.js';
 import type { AppDeps } from './deps.js';
 import { FanOut } from './fan-out.js';
@@ -48,7 +50,8 @@ function listenError(err: unknown, variable: 'PORT' | 'SANDBOX_PORT', host: stri
   return err;
 }
 
-async function startSandboxFor(config: Config, clock: Clock, logger: Logger, rateCard: RateCard): Promise<Sandbox> {
+/** The built-in sandbox keeps its state in the worker's database, so a restart forgets no window, message or waiting webhook. */
+async function startSandboxFor(config: Config, clock: Clock, logger: Logger, rateCard: RateCard, store: SandboxStore): Promise<Sandbox> {
   return startSandbox({
     clock,
     port: config.sandbox.port,
@@ -58,6 +61,8 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger, rat
     mps: config.sandbox.mps,
     outsideWindow: config.sandbox.outsideWindow,
     rateCard,
+    webhookRetry: { forMs: config.sandbox.webhookRetryForMs },
+    store,
     logger: logger.child({ scope: 'sandbox' }),
   }).catch((err: unknown) => {
     throw listenError(err, 'SANDBOX_PORT', '127.0.0.1', config.sandbox.port);
@@ -80,7 +85,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
 
     let sandbox: Sandbox | undefined;
     if (config.whatsapp.apiBase === undefined) {
-      const started = await startSandboxFor(config, clock, logger, content.rateCard);
+      const started = await startSandboxFor(config, clock, logger, content.rateCard, new SandboxStateRepository(database.db));
       sandbox = started;
       releasers.add('whatsapp sandbox', () => started.stop());
       logger.info(`WhatsApp sandbox listening on ${started.url} (simulate a contact: POST ${started.url}/_sandbox/inbound)`);
