@@ -37,6 +37,10 @@ export interface Config {
   readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number; readonly maxClockSkewMs: number };
   readonly broadcastsFile: string;
   readonly rateCardFile: string;
+  /** The daily runs (`DAILY_RUNS_FILE`); read it with `loadDailyRuns` from `config/daily-runs.ts`. */
+  readonly dailyRunsFile: string;
+  /** The environment as read (the real one over `.env`): where `${NAME}` in DAILY_RUNS_FILE is taken from. */
+  readonly environment: Readonly<Record<string, string>>;
   readonly fanOut: {
     readonly budget: number;
     readonly safetyMarginMs: number;
@@ -152,6 +156,8 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS, maxClockSkewMs: v.WEBHOOK_MAX_CLOCK_SKEW_MS },
     broadcastsFile: v.BROADCASTS_FILE,
     rateCardFile: v.RATE_CARD_FILE,
+    dailyRunsFile: values.DAILY_RUNS_FILE as string,
+    environment: mergedEnvironment(env, envFile),
     fanOut: {
       budget: v.PUBLISH_BUDGET,
       safetyMarginMs: v.SEND_SAFETY_MARGIN_MS,
@@ -174,6 +180,16 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     },
     pruning: { afterDays: v.PRUNE_AFTER_DAYS, afterUnansweredTemplates: v.PRUNE_AFTER_UNANSWERED_TEMPLATES },
   });
+}
+
+/** Every variable given, the real environment winning over `.env` (as for the variables above). */
+function mergedEnvironment(env: Env, envFile: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of new Set([...Object.keys(envFile), ...Object.keys(env)])) {
+    const value = env[name] ?? envFile[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -218,6 +218,12 @@ export const VARIABLES = {
     expected: 'a file path',
     description: 'price per message by category, country and effective date, for cost estimates',
   },
+  DAILY_RUNS_FILE: {
+    schema: z.string().min(1),
+    default: 'config/daily-runs.json',
+    expected: 'a file path',
+    description: 'per topic: when the daily run fetches new data (cron, in APP_TIMEZONE), from where, and how the answer maps onto the topic\'s data fields',
+  },
   PUBLISH_BUDGET: {
     schema: z.coerce.number().min(0),
     default: '50',
