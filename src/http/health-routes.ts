@@ -7,6 +7,34 @@ export interface HealthDeps {
   metrics: Metrics;
   schedulerState(): string;
   timeoutMs: number;
+  /** Topics whose latest daily run failed (read from the database). */
+  failingDailyRuns?: () => Promise<readonly FailingDailyRun[]>;
+}
+
+export interface FailingDailyRun {
+  topic: string;
+  slot: string;
+  reason: string;
+  finishedAt?: string;
+}
+
+/** The daily runs' state for /healthz, or undefined when it could not be read in time. */
+async function dailyRunHealth(deps: HealthDeps): Promise<{ state: 'ok' | 'failing'; failing: readonly FailingDailyRun[] } | { state: 'unknown'; error: string } | undefined> {
+  if (!deps.failingDailyRuns) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const failing = await Promise.race([
+      deps.failingDailyRuns(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${deps.timeoutMs} ms`)), deps.timeoutMs);
+      }),
+    ]);
+    return { state: failing.length > 0 ? 'failing' : 'ok', failing };
+  } catch (err) {
+    return { state: 'unknown', error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type DatabaseCheck = { state: 'up'; latencyMs: number } | { state: 'down'; error: string };
@@ -28,16 +56,21 @@ export async function checkDatabase(db: Db, timeoutMs: number): Promise<Database
   }
 }
 
-/** `GET /healthz`: 200 with database and scheduler state, 503 while the database is unreachable. */
+/**
+ * `GET /healthz`: 200 with database and scheduler state, 503 while the database is unreachable.
+ * A topic whose latest daily run failed is listed under `dailyRuns.failing` and makes the status
+ * `degraded`, still with 200: the worker itself is fine, a restart would not help.
+ */
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   app.get('/healthz', async (_request, reply) => {
     const database = await checkDatabase(deps.db, deps.timeoutMs);
     deps.metrics.databaseUp.set(database.state === 'up' ? 1 : 0);
     const ok = database.state === 'up';
+    const dailyRuns = ok ? await dailyRunHealth(deps) : undefined;
     return reply
       .code(ok ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: ok ? 'ok' : 'unavailable', database, scheduler: { state: deps.schedulerState() } });
+      .send({ status: ok ? (dailyRuns?.state === 'failing' ? 'degraded' : 'ok') : 'unavailable', database, scheduler: { state: deps.schedulerState() }, ...(dailyRuns ? { dailyRuns } : {}) });
   });
 }
 

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
+import type { DailyRunRepository } from '../store/daily-run-repository.js';
 import type { DeliveryRepository } from '../store/delivery-repository.js';
 
 /** The worker's metrics, in a registry of its own (no global state). */
@@ -127,5 +128,64 @@ export function registerBroadcastMetrics(metrics: Metrics, broadcasts: Broadcast
   gauge('optin_broadcast_cost', 'estimated cost of a recent broadcast, and the messages Meta reported billable', 'measure', (set, b) => {
     set('estimated', b.estimatedCost, b.labels);
     set('billable_messages_reported', b.billable, b.labels);
+  });
+}
+
+interface DailyRunSnapshot {
+  counts: { topic: string; outcome: string; runs: number }[];
+  lastSuccess: { topic: string; at: Date }[];
+}
+
+/**
+ * The daily runs, read from the database at each scrape like the broadcasts (every worker
+ * reports the same figures, a restart loses none): finished runs per topic and outcome
+ * (published, unchanged, failed, skipped-budget), and when each topic's last run that worked
+ * (published or found nothing new) finished.
+ */
+export function registerDailyRunMetrics(metrics: Metrics, runs: DailyRunRepository, topics: readonly string[]): void {
+  let lastGood: DailyRunSnapshot = { counts: [], lastSuccess: [] };
+  let pending: { at: number; snapshot: Promise<DailyRunSnapshot> } | undefined;
+  const read = async (): Promise<DailyRunSnapshot> => {
+    try {
+      const lastSuccess: DailyRunSnapshot['lastSuccess'] = [];
+      for (const topic of topics) {
+        const at = await runs.lastSuccessAt(topic);
+        if (at) lastSuccess.push({ topic, at });
+      }
+      lastGood = { counts: await runs.countByOutcome(), lastSuccess };
+      return lastGood;
+    } catch {
+      return lastGood;
+    }
+  };
+  const snapshot = (): Promise<DailyRunSnapshot> => {
+    if (!pending || performance.now() - pending.at > 500) {
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = Promise.race([read(), new Promise<DailyRunSnapshot>((resolve) => (timer = setTimeout(() => resolve(lastGood), SCRAPE_READ_MS)))]);
+      pending = { at: performance.now(), snapshot: bounded.finally(() => clearTimeout(timer)) };
+    }
+    return pending.snapshot;
+  };
+  const byOutcome: Gauge = new Gauge({
+    name: 'optin_daily_runs',
+    help: 'finished daily runs recorded in the database, by topic and outcome (published, unchanged, failed, skipped-budget)',
+    labelNames: ['topic', 'outcome'],
+    registers: [metrics.registry],
+    async collect() {
+      const { counts } = await snapshot();
+      byOutcome.reset();
+      for (const row of counts) byOutcome.set({ topic: row.topic, outcome: row.outcome }, row.runs);
+    },
+  });
+  const lastSuccess: Gauge = new Gauge({
+    name: 'optin_daily_run_last_success_timestamp_seconds',
+    help: 'when the topic\'s last daily run that worked (published, or found nothing new) finished, in Unix seconds',
+    labelNames: ['topic'],
+    registers: [metrics.registry],
+    async collect() {
+      const rows = (await snapshot()).lastSuccess;
+      lastSuccess.reset();
+      for (const row of rows) lastSuccess.set({ topic: row.topic }, Math.round(row.at.getTime() / 1000));
+    },
   });
 }

@@ -7,6 +7,7 @@ import type { Clock } from '../../domain/clock.js';
 import type { RateCard } from '../../domain/pricing.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
 import { contactInput, describeIssue, inboundContent, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';
+import { registerDemoDataSource } from './demo-data-source.js';
 import { metaError } from './error-catalog.js';
 import { handleSend, type SendContext } from './send-handler.js';
 import { tapByIdAlone, unknownTapNote } from './button-taps.js';
@@ -246,6 +247,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     sandbox.setWebhookUrl(parsed.data.url ?? undefined);
     return { ok: true };
   });
+  registerDemoDataSource(app, clock); // the daily run's demo source: GET /_sandbox/data/:topic
 
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 0, host });
