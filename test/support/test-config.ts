@@ -13,9 +13,9 @@ export const EXTERNAL_API_CREDENTIALS = Object.freeze({
   SUPPRESSION_KEY: 'e2e-suppression-key-1234',
 });
 
-/** A config for a worker under test: its own database, a free port, quiet logs. */
+/** A config for a worker under test: its own database, a free port, quiet logs, no daily runs unless asked for. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '2000', SANDBOX_PORT: '0', ...overrides });
+  return loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', JOB_POLL_INTERVAL_MS: '200', JOB_LOCK_LIFETIME_MS: '2000', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...overrides });
 }
 
 /** A logger whose lines are kept in memory, for assertions about what was logged. */

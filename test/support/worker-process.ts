@@ -14,11 +14,11 @@ export interface WorkerProcess {
   url(timeoutMs?: number): Promise<string>;
 }
 
-/** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment. */
+/** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment (no daily runs unless it names a DAILY_RUNS_FILE). */
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
