@@ -14,6 +14,7 @@ export function decideFor(contact: Contact, topic: string, content: RenderedCont
   return decideDelivery({
     now,
     subscription: contact.subscriptions[topic]?.state,
+    pruned: contact.subscriptions[topic]?.source === 'prune',
     contactStatus: contact.status,
     suppressed,
     addressable: Boolean(contact.waId ?? contact.phone),

@@ -74,7 +74,8 @@ export function formatReport(report: BroadcastReport, now: Date): string {
 export function progressFigures(report: BroadcastReport): { final: number; total: number } {
   const count = (state: string) => report.deliveries[state] ?? 0;
   const recorded = Object.values(report.deliveries).reduce((a, b) => a + b, 0);
-  const planned = report.estimate.session + report.estimate.template + Object.values(report.estimate.skipped).reduce((a, b) => a + b, 0);
+  // Contacts pruned before the broadcast are counted in its plan but get no delivery record.
+  const planned = report.estimate.session + report.estimate.template + Object.values(report.estimate.skipped).reduce((a, b) => a + b, 0) - (report.estimate.skipped.pruned ?? 0);
   const final = count('delivered') + count('read') + count('failed') + count('skipped') + count('unknown') + report.progress.overdueReport;
   return { final, total: Math.max(recorded, planned, final) };
 }

@@ -36,7 +36,9 @@ export function prepareBroadcast(services: Pick<Services, 'contents' | 'config'>
 
 /**
  * Who would get what if the broadcast went out at `now`: the same decisions the fan-out makes
- * at send time (a dry run and the real run agree for the same data and clock).
+ * at send time (a dry run and the real run agree for the same data and clock). Besides, as
+ * skip reason `pruned`, the contacts pruning removed from the topic: the fan-out does not read
+ * them (they are unsubscribed), so they get no delivery record.
  */
 export async function planBroadcast(services: Services, prepared: PreparedBroadcast, now: Date): Promise<PlanSummary> {
   const { contacts, suppressions, config, rateCard } = services;
@@ -58,6 +60,8 @@ export async function planBroadcast(services: Services, prepared: PreparedBroadc
     page = [];
   }
   await add(page);
+  const pruned = await contacts.countPruned(prepared.topic);
+  if (pruned > 0) summary.skipped.pruned = (summary.skipped.pruned ?? 0) + pruned;
   return summary;
 }
 

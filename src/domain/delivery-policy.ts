@@ -2,8 +2,10 @@ import { WINDOW_MS } from './conversation.js';
 
 export type TemplateCategory = 'MARKETING' | 'UTILITY' | 'AUTHENTICATION';
 
+/** Why a contact gets nothing; `pruned`: unsubscribed by the pruning pass (they stopped replying), `unsubscribed`: by themselves. */
 export type SkipReason =
   | 'unsubscribed'
+  | 'pruned'
   | 'pending-consent'
   | 'suppressed'
   | 'removed'
@@ -11,11 +13,13 @@ export type SkipReason =
   | 'no-template'
   | 'marketing-opt-out';
 
-export const SKIP_REASONS: readonly SkipReason[] = ['unsubscribed', 'pending-consent', 'suppressed', 'removed', 'no-address', 'no-template', 'marketing-opt-out'];
+export const SKIP_REASONS: readonly SkipReason[] = ['unsubscribed', 'pruned', 'pending-consent', 'suppressed', 'removed', 'no-address', 'no-template', 'marketing-opt-out'];
 
 export interface DeliveryPolicyInput {
   now: Date;
   subscription: 'pending' | 'subscribed' | 'unsubscribed' | undefined;
+  /** The subscription was ended by pruning (its source is `prune`). */
+  pruned?: boolean;
   contactStatus: 'active' | 'lapsed' | 'removed';
   suppressed: boolean;
   /** Without a wa_id or number there is nobody to send to. */
@@ -49,7 +53,7 @@ export function windowClosesAt(lastInboundAt: Date | undefined): Date | undefine
 export function decideDelivery(input: DeliveryPolicyInput): DeliveryDecision {
   if (input.contactStatus === 'removed') return { kind: 'skip', reason: 'removed' };
   if (input.subscription === 'pending') return { kind: 'skip', reason: 'pending-consent' };
-  if (input.subscription !== 'subscribed') return { kind: 'skip', reason: 'unsubscribed' };
+  if (input.subscription !== 'subscribed') return { kind: 'skip', reason: input.subscription === 'unsubscribed' && input.pruned ? 'pruned' : 'unsubscribed' };
   if (input.suppressed) return { kind: 'skip', reason: 'suppressed' };
   if (!input.addressable) return { kind: 'skip', reason: 'no-address' };
 

@@ -1,9 +1,11 @@
-import type { AnyBulkWriteOperation, Collection, Db } from 'mongodb';
-import type { ConsentRecord, SubscriptionState, TopicSubscription } from '../domain/conversation.js';
+import type { AnyBulkWriteOperation, Collection, Db, Filter } from 'mongodb';
+import { WINDOW_MS, type ConsentRecord, type SubscriptionState, type TopicSubscription } from '../domain/conversation.js';
+import type { PruneReason } from '../domain/pruning.js';
 import { bulkWrite, findByIds, type IndexDeclaration } from './database.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
-export type ChangeSource = 'keyword' | 'button' | 'import' | 'admin' | 'quick_reply';
+/** What changed a subscription; `prune`: the pruning pass ended it (the contact stopped replying). */
+export type ChangeSource = 'keyword' | 'button' | 'import' | 'admin' | 'quick_reply' | 'prune';
 
 export interface Subscription {
   state: SubscriptionState;
@@ -14,6 +16,8 @@ export interface Subscription {
   pendingSince?: Date;
   /** How consent was given: kept while subscribed, and as evidence afterwards. */
   consent?: ConsentRecord & { at: Date };
+  /** Why pruning ended it (with `source: 'prune'`; `changedAt` says when). */
+  reason?: PruneReason;
 }
 
 /** A contact as the rest of the app sees it. */
@@ -25,7 +29,9 @@ export interface Contact {
   userId?: string;
   profileName?: string;
   language?: string;
+  /** `lapsed`: pruning ended their last subscribed topic (`lapsedAt`); a message from them makes them `active` again. */
   status: ContactStatus;
+  lapsedAt?: Date;
   /** The latest inbound message's own timestamp: the customer service window runs from here. */
   lastInboundAt?: Date;
   /** The latest inbound message the conversation has handled, and when that window began. */
@@ -64,6 +70,67 @@ export const contactIndexes: IndexDeclaration = {
     { name: 'contacts_status_last_inbound', key: { status: 1, lastInboundAt: 1 } },
   ],
 };
+
+/**
+ * Indexes per topic, created at start for the topics of TOPICS_FILE: subscriptions are a map
+ * per topic, so a query on one topic's `subscriptions.<topic>.state` needs an index of its own.
+ * - `contacts_<topic>_state_inbound`: by state and last inbound: pruning by age (subscribed,
+ *   last inbound before the limit), the subscriber counts per state and open window.
+ * - `contacts_<topic>_state_templates`: by state and paid templates in a row unanswered:
+ *   pruning by templates.
+ */
+export function contactTopicIndexes(topics: readonly string[]): IndexDeclaration[] {
+  return topics.map((topic) => ({
+    collection: CONTACTS,
+    indexes: [
+      { name: `contacts_${topic}_state_inbound`, key: { [`subscriptions.${topic}.state`]: 1, lastInboundAt: 1 } },
+      { name: `contacts_${topic}_state_templates`, key: { [`subscriptions.${topic}.state`]: 1, unansweredTemplates: 1 } },
+    ],
+  }));
+}
+
+/** A subscriber the pruning rule is to look at for one topic: what `decidePrune` needs, and the guard of the removal. */
+export interface PruneCandidate {
+  key: string;
+  status: ContactStatus;
+  lastInboundAt?: Date;
+  sentSinceReply: number;
+  unansweredTemplates: number;
+  /** The subscription to the topic, as read. */
+  subscription: Subscription;
+}
+
+/** What makes a subscriber a prune candidate; a limit left out is not checked. */
+export interface PruneLimits {
+  /** The age rule: last inbound (or none) and subscribed, both before this. */
+  repliedBefore?: Date;
+  /** The template rule: at least this many paid templates in a row unanswered. */
+  unansweredTemplates?: number;
+}
+
+/** A topic's subscription records by state, for the subscriber gauge. */
+export interface TopicCounts {
+  /** Subscribed, their window open (an inbound message within 24 hours). */
+  active_window_open: number;
+  /** Subscribed, the window closed or never opened. */
+  active_window_closed: number;
+  /** Asked to subscribe, consent not given yet. */
+  pending: number;
+  /** Removed by pruning: they stopped replying. */
+  lapsed: number;
+  /** Unsubscribed themselves (Stop, No). */
+  unsubscribed: number;
+}
+
+/** The contact has not written since it was read: last inbound unchanged, unanswered counters not reset. */
+function unchangedSince(read: Pick<PruneCandidate, 'key' | 'lastInboundAt' | 'sentSinceReply' | 'unansweredTemplates'>): Filter<ContactDoc> {
+  return {
+    _id: read.key,
+    lastInboundAt: read.lastInboundAt ?? { $exists: false },
+    ...(read.sentSinceReply > 0 ? { sentSinceReply: { $gte: read.sentSinceReply } } : {}),
+    ...(read.unansweredTemplates > 0 ? { unansweredTemplates: { $gte: read.unansweredTemplates } } : {}),
+  };
+}
 
 function toContact(doc: ContactDoc): Contact {
   const { _id, updatedAt: _updatedAt, ...rest } = doc;
@@ -122,6 +189,8 @@ export class ContactRepository {
       },
     }));
     await bulkWrite(this.#contacts, ops);
+    // Whoever writes has replied: a contact pruned from every topic is active again (removed stays removed).
+    await this.#contacts.updateMany({ _id: { $in: senders.map((s) => s.key) }, status: 'lapsed' }, { $set: { status: 'active', updatedAt: now }, $unset: { lapsedAt: '' } });
   }
 
   /** Applies the conversation's changes for one message in a single atomic update. */
@@ -181,6 +250,87 @@ export class ContactRepository {
   async countSent(keys: readonly string[], template: boolean, now: Date): Promise<void> {
     if (keys.length === 0) return;
     await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $inc: { sentSinceReply: 1, unansweredTemplates: template ? 1 : 0 }, $set: { updatedAt: now } });
+  }
+
+  /**
+   * A topic's subscribers past a pruning limit, in pages read from one cursor on the topic's
+   * indexes (`contactTopicIndexes`): subscribed, and last inbound (or none) and subscription
+   * older than `repliedBefore`, or `unansweredTemplates` reached. Removed contacts are left out.
+   * Only candidates: `decidePrune` decides. A contact changed while the cursor runs may come twice.
+   */
+  async *pruneCandidates(topic: string, limits: PruneLimits, pageSize: number): AsyncGenerator<PruneCandidate[]> {
+    const state = `subscriptions.${topic}.state`;
+    const branches: Filter<ContactDoc>[] = [];
+    if (limits.repliedBefore) {
+      const before = { $lt: limits.repliedBefore };
+      branches.push({ [state]: 'subscribed', lastInboundAt: before, [`subscriptions.${topic}.changedAt`]: before });
+      branches.push({ [state]: 'subscribed', lastInboundAt: { $exists: false }, [`subscriptions.${topic}.changedAt`]: before });
+    }
+    if (limits.unansweredTemplates !== undefined) branches.push({ [state]: 'subscribed', unansweredTemplates: { $gte: limits.unansweredTemplates } });
+    if (branches.length === 0) return;
+    const projection = { status: 1, lastInboundAt: 1, sentSinceReply: 1, unansweredTemplates: 1, [`subscriptions.${topic}`]: 1 };
+    const cursor = this.#contacts.find({ $or: branches, status: { $ne: 'removed' } }, { projection }).batchSize(pageSize);
+    let page: PruneCandidate[] = [];
+    for await (const doc of cursor) {
+      const subscription = doc.subscriptions?.[topic];
+      if (!subscription) continue;
+      page.push({
+        key: doc._id, status: doc.status, sentSinceReply: doc.sentSinceReply ?? 0, unansweredTemplates: doc.unansweredTemplates ?? 0, subscription,
+        ...(doc.lastInboundAt ? { lastInboundAt: doc.lastInboundAt } : {}),
+      });
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  /**
+   * Ends a topic's subscription by pruning, only while nothing changed since `read`: the topic
+   * still subscribed since the same `changedAt`, and the contact has not written since (see
+   * `unchangedSince`). Sets `unsubscribed`, source `prune`, the reason and `changedAt`; the
+   * consent record stays as evidence. When no topic remains subscribed the contact becomes
+   * `lapsed`. Returns whether this call ended it: a second call, or another worker's, finds
+   * the guard false, so nobody is removed twice.
+   */
+  async prune(read: PruneCandidate, topic: string, reason: PruneReason, at: Date): Promise<boolean> {
+    const path = `subscriptions.${topic}`;
+    const after = await this.#contacts.findOneAndUpdate(
+      { ...unchangedSince(read), [`${path}.state`]: 'subscribed', [`${path}.changedAt`]: read.subscription.changedAt },
+      {
+        $set: { [`${path}.state`]: 'unsubscribed', [`${path}.changedAt`]: at, [`${path}.source`]: 'prune', [`${path}.reason`]: reason, updatedAt: at },
+        $unset: { [`${path}.messageId`]: '', [`${path}.pendingSince`]: '' },
+      },
+      { returnDocument: 'after', projection: { status: 1, subscriptions: 1 } },
+    );
+    if (!after) return false;
+    const topics = Object.keys(after.subscriptions ?? {});
+    if (after.status === 'active' && !topics.some((t) => after.subscriptions[t]?.state === 'subscribed')) {
+      // Guarded again: a topic subscribed meanwhile (or a message) keeps the contact active.
+      const noneSubscribed = Object.fromEntries(topics.map((t) => [`subscriptions.${t}.state`, { $ne: 'subscribed' }]));
+      await this.#contacts.updateOne({ ...unchangedSince(read), ...noneSubscribed, status: 'active' }, { $set: { status: 'lapsed', lapsedAt: at, updatedAt: at } });
+    }
+    return true;
+  }
+
+  /** Contacts whose subscription to `topic` pruning ended (and who did not subscribe again). */
+  async countPruned(topic: string): Promise<number> {
+    return this.#contacts.countDocuments({ [`subscriptions.${topic}.state`]: 'unsubscribed', [`subscriptions.${topic}.source`]: 'prune' });
+  }
+
+  /** A topic's subscription records by state, counted on the topic's `_state_inbound` index. */
+  async topicCounts(topic: string, now: Date): Promise<TopicCounts> {
+    const state = `subscriptions.${topic}.state`;
+    const count = (filter: Filter<ContactDoc>) => this.#contacts.countDocuments(filter);
+    const [subscribed, windowOpen, pending, unsubscribed, pruned] = await Promise.all([
+      count({ [state]: 'subscribed' }),
+      count({ [state]: 'subscribed', lastInboundAt: { $gt: new Date(now.getTime() - WINDOW_MS) } }),
+      count({ [state]: 'pending' }),
+      count({ [state]: 'unsubscribed' }),
+      count({ [state]: 'unsubscribed', [`subscriptions.${topic}.source`]: 'prune' }),
+    ]);
+    return { active_window_open: windowOpen, active_window_closed: subscribed - windowOpen, pending, lapsed: pruned, unsubscribed: unsubscribed - pruned };
   }
 
   /** The conversation's view of a contact's topics. */

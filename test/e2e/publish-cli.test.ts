@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
+import { CONTACTS } from '../../src/store/contact-repository.js';
 import { isProcessAlive } from '../../src/store/server/processes.js';
 import { runPublish } from '../support/publish-process.js';
 import { seedSubscribers } from '../support/seed.js';
@@ -23,6 +24,9 @@ describe('npm run publish: the command line', function () {
     await client.connect();
     await seedSubscribers(client.db(dbName), { count: 3, from: 70000000 });
     await seedSubscribers(client.db(dbName), { count: 1, from: 70000010, state: 'pending' });
+    // One whom pruning removed: counted apart from the three subscribers.
+    const [pruned] = await seedSubscribers(client.db(dbName), { count: 1, from: 70000020 });
+    await client.db(dbName).collection<{ _id: string }>(CONTACTS).updateOne({ _id: pruned as string }, { $set: { status: 'lapsed', 'subscriptions.fallzahlen.state': 'unsubscribed', 'subscriptions.fallzahlen.source': 'prune', 'subscriptions.fallzahlen.reason': 'no-reply' } });
   });
   after(async () => {
     await client.db(dbName).dropDatabase();
@@ -36,6 +40,7 @@ describe('npm run publish: the command line', function () {
     expect(result.stdout).to.match(/dry run for topic fallzahlen: nothing sent/);
     expect(result.stdout).to.match(/templates \(daily_update, UTILITY\):\s+3/);
     expect(result.stdout).to.match(/pending-consent\s+1/);
+    expect(result.stdout).to.match(/pruned\s+1/);
     expect(result.stdout).to.match(/estimated cost:\s+0\.\d\d EUR/);
     expect(await client.db(dbName).collection(BROADCASTS).countDocuments()).to.equal(0);
   });
@@ -44,7 +49,7 @@ describe('npm run publish: the command line', function () {
     const result = await runPublish(env(), ['--topic', 'fallzahlen', '--data', data, '--dry-run', '--json']);
     expect(result.code).to.equal(0);
     const plan = JSON.parse(result.stdout) as Record<string, unknown>;
-    expect(plan).to.deep.include({ dryRun: true, topic: 'fallzahlen', session: 0, template: 3, skipped: { 'pending-consent': 1 }, currency: 'EUR' });
+    expect(plan).to.deep.include({ dryRun: true, topic: 'fallzahlen', session: 0, template: 3, skipped: { 'pending-consent': 1, pruned: 1 }, currency: 'EUR' });
   });
 
   for (const [name, args, message] of [
