@@ -6,11 +6,12 @@ import { fanOutBatchJob } from './fan-out-batch.js';
 import type { JobDefinition, JobSet } from '../src/app/job-definition.js';
 import { planBroadcastJob } from './plan-broadcast.js';
 import { processInboundJob } from './process-inbound.js';
+import { pruneSubscribersJob } from './prune-subscribers.js';
 import { storeWebhookBatchesJob } from './store-webhook-batches.js';
 
 /** Every job the worker runs. */
 export const JOBS: readonly JobDefinition<never, AppDeps>[] = [
-  storeWebhookBatchesJob, processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob,
+  storeWebhookBatchesJob, processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob, pruneSubscribersJob,
 ] as readonly JobDefinition<never, AppDeps>[];
 
 /** Recurring jobs: Agenda keeps one document per name, so several workers schedule them once. */
@@ -20,6 +21,7 @@ export const RECURRING: readonly { name: string; every: string }[] = [
   { name: applyStatusesJob.name, every: '10 seconds' },
   { name: broadcastSweepJob.name, every: '15 seconds' },
   { name: cleanupWebhookEventsJob.name, every: '1 hour' },
+  { name: pruneSubscribersJob.name, every: '1 hour' },
 ];
 
 /** What `startWorker` takes: every job and the recurring schedule. */

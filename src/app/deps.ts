@@ -13,6 +13,7 @@ import type { WebhookEventRepository } from '../store/webhook-event-repository.j
 import type { FanOut } from './fan-out.js';
 import type { InboundProcessor } from './inbound-processor.js';
 import type { Logger } from './logger.js';
+import type { Pruner } from './pruner.js';
 import type { Scheduler } from './scheduler.js';
 import type { StatusApplier } from './status-applier.js';
 import type { WebhookBatches } from './webhook-batches.js';
@@ -41,4 +42,5 @@ export interface AppDeps extends Services {
   fanOut: FanOut;
   scheduler: Scheduler;
   webhookBatches: WebhookBatches;
+  pruner: Pruner;
 }

@@ -5,7 +5,10 @@ import type { RateCard } from '../domain/pricing.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
+import { registerSubscriberMetrics } from '../http/subscriber-metrics.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
+import { contactTopicIndexes } from '../store/contact-repository.js';
+import { ensureIndexes } from '../store/database.js';
 import { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
 import { SandboxStateRepository } from '../store/sandbox-state-repository.js';
 import { SendPacer } from '../store/send-pacer.js';
@@ -19,6 +22,7 @@ import { InboundProcessor } from './inbound-processor.js';
 import type { JobSet } from './job-definition.js';
 import { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
+import { Pruner } from './pruner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { buildServices, loadContentConfig } from './services.js';
 import { StatusApplier } from './status-applier.js';
@@ -95,6 +99,19 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
 
     const services = buildServices(config, logger, clock, database.db, content);
     const metrics = createMetrics();
+    const topics = content.conversation.topics.map((t) => t.id);
+    await ensureIndexes(database.db, contactTopicIndexes(topics));
+    const subscriberMetrics = registerSubscriberMetrics(metrics, services.contacts, topics, clock);
+    // nudgedSince is left out until the window keeper's nudge records exist: nobody counts as nudged.
+    const pruner = new Pruner({
+      contacts: services.contacts,
+      topics,
+      settings: { ...config.pruning, pageSize: 500 },
+      onPruned: (topic, reason, count) => {
+        subscriberMetrics.pruned(topic, reason, count);
+        subscriberMetrics.invalidate();
+      },
+    });
     // The jobs need the deps and the deps need the scheduler: the deps are handed over once built.
     const scheduler = createScheduler<AppDeps>({
       db: database.db,
@@ -140,7 +157,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
         if (summary.messages > 0) inbound.kick();
       },
     );
-    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler, webhookBatches };
+    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler, webhookBatches, pruner };
     scheduler.setDeps(deps);
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
