@@ -2,7 +2,9 @@ import type { AppDeps } from '../src/app/deps.js';
 import { applyStatusesJob } from './apply-statuses.js';
 import { broadcastSweepJob } from './broadcast-sweep.js';
 import { cleanupWebhookEventsJob } from './cleanup-webhook-events.js';
+import { dailyRunJob } from './daily-run.js';
 import { fanOutBatchJob } from './fan-out-batch.js';
+import { keepWindowsJob } from './keep-windows.js';
 import type { JobDefinition, JobSet } from '../src/app/job-definition.js';
 import { planBroadcastJob } from './plan-broadcast.js';
 import { processInboundJob } from './process-inbound.js';
@@ -11,17 +13,18 @@ import { storeWebhookBatchesJob } from './store-webhook-batches.js';
 
 /** Every job the worker runs. */
 export const JOBS: readonly JobDefinition<never, AppDeps>[] = [
-  storeWebhookBatchesJob, processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob, pruneSubscribersJob,
+  storeWebhookBatchesJob, processInboundJob, applyStatusesJob, planBroadcastJob, fanOutBatchJob, broadcastSweepJob, cleanupWebhookEventsJob, dailyRunJob, keepWindowsJob, pruneSubscribersJob,
 ] as readonly JobDefinition<never, AppDeps>[];
 
 /** Recurring jobs: Agenda keeps one document per name, so several workers schedule them once. */
-export const RECURRING: readonly { name: string; every: string }[] = [
+export const RECURRING: JobSet<AppDeps>['recurring'] = [
   { name: storeWebhookBatchesJob.name, every: '10 seconds' },
   { name: processInboundJob.name, every: '10 seconds' },
   { name: applyStatusesJob.name, every: '10 seconds' },
   { name: broadcastSweepJob.name, every: '15 seconds' },
   { name: cleanupWebhookEventsJob.name, every: '1 hour' },
   { name: pruneSubscribersJob.name, every: '1 hour' },
+  { name: keepWindowsJob.name, every: (config) => config.keeper.intervalMs },
 ];
 
 /** What `startWorker` takes: every job and the recurring schedule. */

@@ -8,8 +8,10 @@ import type { Metrics } from '../http/metrics.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import type { ContactRepository } from '../store/contact-repository.js';
 import type { DeliveryRepository } from '../store/delivery-repository.js';
+import type { NudgeRepository } from '../store/nudge-repository.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { DailyRunner } from './daily-runner.js';
 import type { FanOut } from './fan-out.js';
 import type { InboundProcessor } from './inbound-processor.js';
 import type { Logger } from './logger.js';
@@ -17,6 +19,7 @@ import type { Pruner } from './pruner.js';
 import type { Scheduler } from './scheduler.js';
 import type { StatusApplier } from './status-applier.js';
 import type { WebhookBatches } from './webhook-batches.js';
+import type { WindowKeeper } from './window-keeper.js';
 
 /** Configuration files and repositories: what the worker and the command-line scripts share. */
 export interface Services {
@@ -32,6 +35,7 @@ export interface Services {
   events: WebhookEventRepository;
   broadcasts: BroadcastRepository;
   deliveries: DeliveryRepository;
+  nudges: NudgeRepository;
 }
 
 /** What the worker builds once at start and hands down to routes and jobs. */
@@ -42,5 +46,7 @@ export interface AppDeps extends Services {
   fanOut: FanOut;
   scheduler: Scheduler;
   webhookBatches: WebhookBatches;
+  keeper: WindowKeeper;
+  daily: DailyRunner;
   pruner: Pruner;
 }

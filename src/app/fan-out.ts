@@ -8,7 +8,7 @@ import type { Delivery, DeliveryRepository } from '../store/delivery-repository.
 import type { SendPacer } from '../store/send-pacer.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import { isWhatsAppError, type AnyWhatsAppError } from '../whatsapp/cloud-api-errors.js';
-import type { OutboundMessage, SendResult } from '../whatsapp/messages.js';
+import { MAX_INTERACTIVE_BODY, type OutboundMessage, type ReplyButton, type SendResult } from '../whatsapp/messages.js';
 import { costOf, decideFor, type PlanSettings } from './fan-out-plan.js';
 import type { Logger } from './logger.js';
 
@@ -44,6 +44,15 @@ export interface FanOutDeps {
   settings: FanOutSettings;
   /** Called once per delivery outcome, for metrics. */
   onOutcome?(kind: string, outcome: string): void;
+  /**
+   * Reply buttons a session broadcast of the topic carries to this contact (the window keeper's
+   * Keep / Stop, when the topic says so), and what to do once it went (so no separate nudge goes
+   * in that window).
+   */
+  sessionButtons?: {
+    for(topic: string, contact: Contact): readonly ReplyButton[] | undefined;
+    sent(topic: string, contact: Contact): Promise<void>;
+  };
 }
 
 const PAIR_RATE_DELAYS_MS = [1000, 4000, 16_000, 64_000];
@@ -203,8 +212,10 @@ export class FanOut {
     if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now(), known ? known.attempts : undefined))) return 'in-flight';
     const to = contact.waId ?? (contact.phone as string).replace(/^\+/, '');
     try {
-      const result = await messenger.send(messageFor(broadcast.content, decision, to, id));
+      const buttons = decision.kind === 'session' ? this.deps.sessionButtons?.for(broadcast.topic, contact) : undefined;
+      const result = await messenger.send(messageFor(broadcast.content, decision, to, id, buttons));
       await deliveries.markSent(id, result.wamid, clock.now());
+      if (buttons) await this.deps.sessionButtons?.sent(broadcast.topic, contact);
       this.deps.onOutcome?.(decision.kind, 'sent');
       return 'sent';
     } catch (err) {
@@ -250,8 +261,12 @@ export class FanOut {
   }
 }
 
-function messageFor(content: RenderedContent, decision: Sendable, to: string, callbackData: string): OutboundMessage {
-  if (decision.kind === 'session') return { type: 'text', to, body: content.sessionText, callbackData };
+/** A session broadcast with buttons is an interactive message, whose body has at most 1,024 characters; a longer one goes as text. */
+function messageFor(content: RenderedContent, decision: Sendable, to: string, callbackData: string, buttons?: readonly ReplyButton[]): OutboundMessage {
+  if (decision.kind === 'session') {
+    if (buttons && buttons.length > 0 && content.sessionText.length <= MAX_INTERACTIVE_BODY) return { type: 'buttons', to, body: content.sessionText, buttons: [...buttons], callbackData };
+    return { type: 'text', to, body: content.sessionText, callbackData };
+  }
   const template = content.template;
   if (!template) throw new Error('a template decision without a template');
   return { type: 'template', to, name: template.name, language: template.language, bodyParams: template.bodyParams, quickReplyPayloads: template.quickReplyPayloads, callbackData };

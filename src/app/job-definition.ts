@@ -1,3 +1,4 @@
+import type { Config } from '../../config/index.js';
 import type { Logger } from '../domain/logger.js';
 
 /** What a job handler gets besides its data: a logger scoped to the run, and the app's deps. */
@@ -38,5 +39,6 @@ export interface JobDefinition<Data, Deps> {
  */
 export interface JobSet<Deps> {
   jobs: readonly JobDefinition<never, Deps>[];
-  recurring: readonly { name: string; every: string }[];
+  /** `every`: a human interval (`10 seconds`), or milliseconds read from the configuration. */
+  recurring: readonly { name: string; every: string | ((config: Config) => number) }[];
 }

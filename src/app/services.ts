@@ -6,6 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import { BroadcastRepository } from '../store/broadcast-repository.js';
 import { ContactRepository } from '../store/contact-repository.js';
 import { DeliveryRepository } from '../store/delivery-repository.js';
+import { NudgeRepository } from '../store/nudge-repository.js';
 import { SuppressionRepository } from '../store/suppression-repository.js';
 import { WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { Services } from './deps.js';
@@ -26,5 +27,6 @@ export function buildServices(config: Config, logger: Logger, clock: Clock, db: 
     events: new WebhookEventRepository(db),
     broadcasts: new BroadcastRepository(db),
     deliveries: new DeliveryRepository(db),
+    nudges: new NudgeRepository(db),
   };
 }

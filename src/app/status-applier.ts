@@ -1,5 +1,6 @@
 import type { Clock } from '../domain/clock.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
+import { NUDGE_CALLBACK_PREFIX } from '../store/nudge-repository.js';
 import { isDeliveryId, type Delivery, type DeliveryRepository, type StatusUpdate } from '../store/delivery-repository.js';
 import type { StoredStatus, WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { StatusEvent } from '../whatsapp/webhook-parser.js';
@@ -18,6 +19,8 @@ export interface StatusApplierDeps {
   queue: BatchQueue;
   clock: Clock;
   logger: Logger;
+  /** Told of a nudge that failed after it was accepted (131047 reported by a status webhook). */
+  onNudgeFailed?: (nudgeId: string, code: string, reason: string) => Promise<void>;
 }
 
 /** How many just-stored statuses wait in memory at most; beyond, the periodic sweep finds them. */
@@ -108,8 +111,14 @@ export class StatusApplier {
     const done: string[] = [];
     for (const item of batch) {
       const callback = item.event.callbackData;
+      const nudge = callback?.startsWith(NUDGE_CALLBACK_PREFIX) ? callback.slice(NUDGE_CALLBACK_PREFIX.length) : undefined;
       if (callback && !isDeliveryId(callback)) {
-        done.push(item.key); // a conversation reply, not a broadcast delivery
+        if (nudge !== undefined && item.event.status === 'failed' && this.deps.onNudgeFailed) {
+          const error = item.event.errors?.[0];
+          const code = String(error?.code ?? 'unknown');
+          await this.deps.onNudgeFailed(nudge, code, `failed status (${code})`);
+        }
+        done.push(item.key); // a conversation reply or a nudge, not a broadcast delivery
         continue;
       }
       const target = callback ?? `wamid:${item.event.id}`;

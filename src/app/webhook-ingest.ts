@@ -1,8 +1,9 @@
 import { opensWindow } from '../domain/conversation.js';
 import { ContactRepository, contactKey, type InboundSender } from '../store/contact-repository.js';
 import { inboundKey, preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
-import type { InboundMessageEvent, ParsedWebhook, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
+import type { InboundMessageEvent, ParsedWebhook, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
+import type { AcceptedBatch } from '../http/webhook-routes.js';
 
 /** Which events are ours, and how far ahead of our clock an event's own time may be. */
 export interface IngestPolicy {
@@ -13,18 +14,12 @@ export interface IngestPolicy {
 }
 
 /** A batch checked against the policy, before anything is stored: what the webhook answers with. */
-export interface ScreenedBatch {
+export interface ScreenedBatch extends AcceptedBatch {
   readonly messages: readonly InboundMessageEvent[];
   readonly statuses: readonly StatusEvent[];
   readonly preferences: readonly UserPreferenceEvent[];
-  /** Parts of the batch refused one by one (recorded, the rest stored). */
-  readonly rejected: readonly RejectedPart[];
   /** The body's digest, naming the rejected parts so that Meta's retry records nothing twice. */
   readonly digest: string;
-  /** Events for another business number: acknowledged, not acted on. */
-  readonly otherNumber: number;
-  /** Messages and preferences whose timestamp was too far ahead: stored at the receive time. */
-  readonly futureTimestamps: number;
 }
 
 export interface StoreSummary {
@@ -53,6 +48,8 @@ export class WebhookIngest {
     private readonly policy: IngestPolicy,
     /** Told of the status events just stored, to apply them without looking them up again. */
     private readonly onStatuses: (stored: StoredStatus[]) => void = () => {},
+    /** Told of the contacts who just wrote (a reply to a nudge counts as one), once each message is stored. */
+    private readonly onReplies: (replies: { contactKey: string; at: Date }[]) => Promise<void> = async () => {},
   ) {
     this.#ours = new Set(policy.phoneNumberIds);
   }
@@ -112,6 +109,7 @@ export class WebhookIngest {
         ...(event.profileName ? { profileName: event.profileName } : {}),
       }));
     await this.contacts.recordInbound(senders, now);
+    if (senders.length > 0) await this.onReplies(senders.map((sender) => ({ contactKey: sender.key, at: sender.timestamp })));
 
     const storedStatuses = await this.events.addStatuses(statusEvents, now);
     const statuses = storedStatuses.length;

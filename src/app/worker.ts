@@ -1,8 +1,11 @@
 import type { Config } from '../../config/index.js';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
+import { chooseLanguage } from '../domain/language.js';
+import { nudgeButtons } from '../domain/nudge-message.js';
 import type { RateCard } from '../domain/pricing.js';
 import { registerHealthRoutes, registerMetricsRoutes } from '../http/health-routes.js';
+import { createKeeperMetrics } from '../http/keeper-metrics.js';
 import { createMetrics, registerBroadcastMetrics } from '../http/metrics.js';
 import { createHttpServer } from '../http/server.js';
 import { registerSubscriberMetrics } from '../http/subscriber-metrics.js';
@@ -16,6 +19,7 @@ import { cloudApiClientFromConfig } from '../whatsapp/cloud-api-client.js';
 import { startSandbox, type Sandbox } from '../whatsapp/sandbox/sandbox-server.js';
 import type { SandboxStore } from '../whatsapp/sandbox/sandbox-store.js';
 import { openAppDatabase } from './app-database.js';
+import { createDailyRuns, loadDailyRunSettings } from './daily-runs.js';
 import type { AppDeps } from './deps.js';
 import { FanOut } from './fan-out.js';
 import { InboundProcessor } from './inbound-processor.js';
@@ -29,6 +33,7 @@ import { StatusApplier } from './status-applier.js';
 import { WebhookBatches } from './webhook-batches.js';
 import { WebhookIngest } from './webhook-ingest.js';
 import { whatsappReplies } from './whatsapp-replies.js';
+import { WindowKeeper } from './window-keeper.js';
 
 export interface Worker {
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:3000`. */
@@ -82,6 +87,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
   const releasers = new Releasers(logger);
   try {
     const content = loadContentConfig(config); // a mistake in a configuration file stops the start before anything runs
+    const dailySettings = loadDailyRunSettings(config, content.contents, clock);
     if (config.whatsapp.apiBase === undefined) logger.info('WHATSAPP_API_BASE is not set: using the built-in WhatsApp sandbox');
 
     const database = await openAppDatabase(config, logger);
@@ -107,6 +113,8 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
       contacts: services.contacts,
       topics,
       settings: { ...config.pruning, pageSize: 500 },
+      // A nudge since the last reply was a chance to answer, like a broadcast.
+      nudgedSince: (contacts) => services.nudges.nudgedSince(contacts),
       onPruned: (topic, reason, count) => {
         subscriberMetrics.pruned(topic, reason, count);
         subscriberMetrics.invalidate();
@@ -127,11 +135,20 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     const inbound = new InboundProcessor({
       ...services, replies: whatsappReplies(whatsapp), logger: logger.child({ scope: 'conversation' }), staleMs: config.jobs.lockLifetimeMs * 2,
     });
-    const statuses = new StatusApplier({ ...services, queue, logger: logger.child({ scope: 'statuses' }) });
+    const keeperMetrics = createKeeperMetrics(metrics.registry);
+    const statuses = new StatusApplier({
+      ...services, queue, logger: logger.child({ scope: 'statuses' }),
+      onNudgeFailed: async (id, code, reason) => {
+        await services.nudges.markFailed(id, code, reason);
+        keeperMetrics.nudges.inc({ outcome: 'failed', reason: code });
+      },
+    });
+    // One pace for everything the worker sends in bulk: broadcasts and nudges.
+    const pacer = new SendPacer(database.db, config.sendRateMps);
     const fanOut = new FanOut({
       ...services,
       messenger: whatsapp,
-      pacer: new SendPacer(database.db, config.sendRateMps),
+      pacer,
       queue,
       logger: logger.child({ scope: 'fan-out' }),
       settings: {
@@ -143,13 +160,41 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
         concurrency: config.fanOut.concurrency,
       },
       onOutcome: (kind, outcome) => metrics.deliveries.inc({ kind, outcome: outcome.split(':')[0] ?? outcome }),
+      sessionButtons: {
+        for: (topicId, contact) => {
+          const topic = content.conversation.topics.find((t) => t.id === topicId);
+          return topic?.broadcastCarriesNudgeButtons ? nudgeButtons(topic, chooseLanguage(contact.language, contact.phone), content.conversation) : undefined;
+        },
+        // The news carried the nudge's buttons: that window needs no separate nudge.
+        sent: async (topicId, contact) => {
+          if (contact.lastInboundAt) await services.nudges.claim({ contactKey: contact.key, windowOf: contact.lastInboundAt, topic: topicId, state: 'carried' }, clock.now());
+        },
+      },
     });
 
     const ingest = new WebhookIngest(
       services.contacts, services.events, clock,
       { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
       (stored) => statuses.accept(stored),
+      async (replies) => {
+        const answered = await services.nudges.recordReplies(replies);
+        if (answered > 0) keeperMetrics.nudgeReplies.inc(answered);
+      },
     );
+    const keeper = new WindowKeeper({
+      ...services,
+      messenger: whatsapp,
+      pacer,
+      logger: logger.child({ scope: 'keeper' }),
+      settings: {
+        ...config.keeper,
+        safetyMarginMs: config.fanOut.safetyMarginMs,
+        timeZone: config.timezone,
+        concurrency: config.fanOut.concurrency,
+        slotsPerReservation: Math.max(1, Math.min(100, Math.ceil(config.sendRateMps / 4))),
+      },
+      onNudge: (outcome, reason) => keeperMetrics.nudges.inc({ outcome, reason }),
+    });
     const webhookBatches = new WebhookBatches(
       new WebhookBatchRepository(database.db), ingest, clock, logger.child({ scope: 'webhook' }),
       { leaseMs: config.jobs.lockLifetimeMs, maxEventsPerStore: 1000 },
@@ -157,12 +202,15 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
         if (summary.messages > 0) inbound.kick();
       },
     );
-    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler, webhookBatches, pruner };
+    const daily = createDailyRuns({ services, scheduler, settings: dailySettings, sandboxUrl: sandbox?.url, metrics, logger });
+    const deps: AppDeps = { ...services, metrics, inbound, statuses, fanOut, scheduler, webhookBatches, daily, keeper, pruner };
     scheduler.setDeps(deps);
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
     await started.start();
-    for (const { name, every } of jobSet.recurring) await started.agenda.every(every, name);
+    for (const { name, every } of jobSet.recurring) await started.agenda.every(typeof every === 'function' ? every(config) : every, name);
+    await daily.start(); // catches up on a slot missed while no worker ran
+    releasers.add('daily-run tick', () => daily.stop());
     releasers.add('inbound and status handling', async () => {
       await inbound.stop();
       await statuses.stop();
@@ -171,7 +219,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     releasers.add('webhook event storing', () => webhookBatches.stop());
 
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
-    registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs });
+    registerHealthRoutes(http, { db: database.db, metrics, schedulerState: started.state, timeoutMs: config.healthDbTimeoutMs, failingDailyRuns: () => daily.failing() });
     registerMetricsRoutes(http, metrics);
     registerWebhookRoutes(http, {
       verifyToken: config.whatsapp.verifyToken,

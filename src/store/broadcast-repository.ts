@@ -159,6 +159,11 @@ export class BroadcastRepository {
     return (await this.#broadcasts.find({ status }).toArray()).map(toBroadcast);
   }
 
+  /** Topic and creation time of every broadcast created since then (the keeper's history). */
+  async createdSince(since: Date): Promise<{ topic: string; createdAt: Date }[]> {
+    return this.#broadcasts.find({ createdAt: { $gte: since } }, { projection: { topic: 1, createdAt: 1 } }).toArray();
+  }
+
   async reopenBatch(batchId: string, now: Date): Promise<void> {
     const batch = await this.#batches.findOneAndUpdate({ _id: batchId }, { $set: { done: false } });
     if (batch) await this.#refreshProgress(batch.broadcastId, now);

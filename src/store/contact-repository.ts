@@ -253,6 +253,23 @@ export class ContactRepository {
   }
 
   /**
+   * Contacts not removed whose window runs from within (from, to] (the window keeper's
+   * candidates), in pages, oldest window first, on the `contacts_status_last_inbound` index.
+   */
+  async *windowsClosing(from: Date, to: Date, pageSize: number): AsyncGenerator<Contact[]> {
+    const cursor = this.#contacts.find({ status: { $in: ['active', 'lapsed'] }, lastInboundAt: { $gt: from, $lte: to } }).sort({ lastInboundAt: 1 }).batchSize(pageSize);
+    let page: Contact[] = [];
+    for await (const doc of cursor) {
+      page.push(toContact(doc));
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  /**
    * A topic's subscribers past a pruning limit, in pages read from one cursor on the topic's
    * indexes (`contactTopicIndexes`): subscribed, and last inbound (or none) and subscription
    * older than `repliedBefore`, or `unansweredTemplates` reached. Removed contacts are left out.
