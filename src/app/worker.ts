@@ -69,6 +69,7 @@ async function startSandboxFor(config: Config, clock: Clock, logger: Logger, rat
     appSecret: config.whatsapp.appSecret,
     mps: config.sandbox.mps,
     outsideWindow: config.sandbox.outsideWindow,
+    quirks: config.sandbox.quirks,
     rateCard,
     webhookRetry: { forMs: config.sandbox.webhookRetryForMs },
     store,
@@ -207,15 +208,12 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     scheduler.setDeps(deps);
     const started = scheduler;
     registerBroadcastMetrics(metrics, services.broadcasts, services.deliveries);
-    await started.start();
-    for (const { name, every } of jobSet.recurring) await started.agenda.every(typeof every === 'function' ? every(config) : every, name);
-    await daily.start(); // catches up on a slot missed while no worker ran
-    releasers.add('daily-run tick', () => daily.stop());
     releasers.add('inbound and status handling', async () => {
       await inbound.stop();
       await statuses.stop();
     });
-    // Stopped after the HTTP server (registered later), before the handling it feeds.
+    // Stopped after the HTTP server (registered later), before the handling it feeds. The HTTP
+    // server listens before the jobs start; what a webhook stores before then waits for them.
     releasers.add('webhook event storing', () => webhookBatches.stop());
 
     const http = createHttpServer({ logger: logger.child({ scope: 'http' }), metrics, bodyLimit: config.webhook.bodyLimitBytes });
@@ -242,6 +240,12 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     const everywhere = config.http.host === '0.0.0.0' || config.http.host === '::';
     const url = `http://${everywhere ? '127.0.0.1' : config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
     sandbox?.setWebhookUrl(`${url}/webhooks/whatsapp`);
+    // The jobs start once the sandbox knows where to send webhooks: a message sent before would get
+    // no status webhooks (and a delivery would stay `sent`).
+    await started.start();
+    for (const { name, every } of jobSet.recurring) await started.agenda.every(typeof every === 'function' ? every(config) : every, name);
+    await daily.start(); // catches up on a slot missed while no worker ran
+    releasers.add('daily-run tick', () => daily.stop());
     // The URL is where to reach it from this machine; `listening` says who else can.
     const listening = everywhere ? `all interfaces (HOST=${config.http.host})` : `${config.http.host} only`;
     logger.info(`worker listening on ${url}`, { listening, healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp` });
