@@ -206,8 +206,11 @@ describe('window keeper: decideNudge', () => {
         expect(decision.estimate?.saving).to.be.closeTo(0.25 * (0.1131 - 0.0456), 1e-12);
       });
 
-      it('a country whose rate card has no charged period (here every number outside +49) nudges for free', () => {
-        expect(decideNudge(november({ phone: US })).kind).to.equal('nudge');
+      it('a country whose rate card has no charged period nudges for free', () => {
+        // The shipped card charges every country from 2026-10-01; without '*' in that period, +1 stays free.
+        const freeElsewhere = { ...CARD, periods: CARD.periods.filter((p) => !(p.country === '*' && p.sessionInWindow === 'utility')) };
+        expect(decideNudge(november({ phone: US, rateCard: freeElsewhere })).kind).to.equal('nudge');
+        expect(decideNudge(november({ phone: US, broadcasts: dailyBroadcasts(NOW), nudgeReplies: { sent: 10, replied: 0 } })).kind, 'the shipped card charges +1 too').to.equal('skip');
       });
 
       it('a topic without a template nudges: without the nudge its next broadcast could not reach the contact', () => {
