@@ -32,8 +32,12 @@ export interface Config {
     readonly outsideWindow: 'error' | 'failed-status';
     /** How long a webhook not answered with 2xx is retried; 0: not at all. */
     readonly webhookRetryForMs: number;
+    /** How untidy its webhooks are: statuses per POST, read before delivered, duplicated and delayed POSTs. */
+    readonly quirks: { readonly statusBatch: number; readonly outOfOrder: number; readonly duplicates: number; readonly delayMs: number };
   };
   readonly suppressionKey: string;
+  /** `EXPORT_PSEUDONYM_KEY`: needed only by `npm run export -- --pseudonymize`. */
+  readonly exportPseudonymKey: string | undefined;
   readonly webhook: { readonly bodyLimitBytes: number; readonly retentionDays: number; readonly maxClockSkewMs: number };
   readonly broadcastsFile: string;
   readonly rateCardFile: string;
@@ -109,8 +113,8 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
     LOCAL_DB_DIR: string; LOCAL_DB_MAX_HEAP: string; HOST?: string; PORT: number; WHATSAPP_API_BASE?: string; WHATSAPP_API_VERSION: string;
     WHATSAPP_TOKEN: string; WHATSAPP_PHONE_NUMBER_ID: string; WHATSAPP_APP_SECRET: string;
     WHATSAPP_VERIFY_TOKEN: string; WHATSAPP_TIMEOUT_MS: number; WHATSAPP_MAX_SOCKETS: number; SANDBOX_PORT: number;
-    SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; SANDBOX_WEBHOOK_RETRY_FOR_MS: number; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
-    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; KEEPER_POLICY: KeeperPolicy; NUDGE_BEFORE_CLOSE_MS: number; KEEPER_INTERVAL_MS: number; QUIET_HOURS: QuietHours | undefined; PRUNE_AFTER_DAYS: number; PRUNE_AFTER_UNANSWERED_TEMPLATES: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
+    SANDBOX_MPS: number; SANDBOX_OUTSIDE_WINDOW: 'error' | 'failed-status'; SANDBOX_WEBHOOK_RETRY_FOR_MS: number; SANDBOX_STATUS_BATCH: number; SANDBOX_OUT_OF_ORDER: number; SANDBOX_DUPLICATE_WEBHOOKS: number; SANDBOX_WEBHOOK_DELAY_MS: number; APP_TIMEZONE: string; SEND_RATE_MPS: number; JOB_POLL_INTERVAL_MS: number; JOB_LOCK_LIFETIME_MS: number;
+    HEALTH_DB_TIMEOUT_MS: number; SHUTDOWN_TIMEOUT_MS: number; KEEPER_POLICY: KeeperPolicy; NUDGE_BEFORE_CLOSE_MS: number; KEEPER_INTERVAL_MS: number; QUIET_HOURS: QuietHours | undefined; PRUNE_AFTER_DAYS: number; PRUNE_AFTER_UNANSWERED_TEMPLATES: number; TOPICS_FILE: string; SUPPRESSION_KEY: string; EXPORT_PSEUDONYM_KEY?: string; WEBHOOK_BODY_LIMIT_BYTES: number; WEBHOOK_RETENTION_DAYS: number; WEBHOOK_MAX_CLOCK_SKEW_MS: number; BROADCASTS_FILE: string; RATE_CARD_FILE: string; PUBLISH_BUDGET: number; SEND_SAFETY_MARGIN_MS: number; FANOUT_BATCH_SIZE: number; FANOUT_CONCURRENCY: number; SEND_MAX_ATTEMPTS: number; DELIVERY_UNKNOWN_AFTER_MS: number;
   };
 
   if (v.NUDGE_BEFORE_CLOSE_MS <= v.SEND_SAFETY_MARGIN_MS) {
@@ -151,8 +155,15 @@ export function loadConfig(env: Env, envFile: Env = {}): Config {
       timeoutMs: v.WHATSAPP_TIMEOUT_MS,
       maxSockets: v.WHATSAPP_MAX_SOCKETS,
     },
-    sandbox: { port: v.SANDBOX_PORT, mps: v.SANDBOX_MPS, outsideWindow: v.SANDBOX_OUTSIDE_WINDOW, webhookRetryForMs: v.SANDBOX_WEBHOOK_RETRY_FOR_MS },
+    sandbox: {
+      port: v.SANDBOX_PORT,
+      mps: v.SANDBOX_MPS,
+      outsideWindow: v.SANDBOX_OUTSIDE_WINDOW,
+      webhookRetryForMs: v.SANDBOX_WEBHOOK_RETRY_FOR_MS,
+      quirks: { statusBatch: v.SANDBOX_STATUS_BATCH, outOfOrder: v.SANDBOX_OUT_OF_ORDER, duplicates: v.SANDBOX_DUPLICATE_WEBHOOKS, delayMs: v.SANDBOX_WEBHOOK_DELAY_MS },
+    },
     suppressionKey: v.SUPPRESSION_KEY,
+    exportPseudonymKey: v.EXPORT_PSEUDONYM_KEY,
     webhook: { bodyLimitBytes: v.WEBHOOK_BODY_LIMIT_BYTES, retentionDays: v.WEBHOOK_RETENTION_DAYS, maxClockSkewMs: v.WEBHOOK_MAX_CLOCK_SKEW_MS },
     broadcastsFile: v.BROADCASTS_FILE,
     rateCardFile: v.RATE_CARD_FILE,

@@ -171,9 +171,33 @@ export const VARIABLES = {
   },
   SANDBOX_OUTSIDE_WINDOW: {
     schema: z.enum(['error', 'failed-status']),
-    default: 'error',
+    default: 'failed-status',
     expected: 'error or failed-status',
-    description: 'how the sandbox refuses a free-form message outside the window: error 131047 at once, or a failed status webhook',
+    description: 'how the sandbox refuses a free-form message outside the window: accepted, then a failed status webhook with 131047 (as the platform does), or error 131047 at once',
+  },
+  SANDBOX_STATUS_BATCH: {
+    schema: integer(1, 1000),
+    default: '1',
+    expected: 'an integer from 1 to 1000',
+    description: 'statuses in one sandbox webhook POST at most: 1 as the platform sends them; more batches statuses that fall due together',
+  },
+  SANDBOX_OUT_OF_ORDER: {
+    schema: z.coerce.number().min(0).max(1),
+    default: '0',
+    expected: 'a share from 0 to 1',
+    description: 'share of the sandbox messages with delivered and read whose read status is posted before delivered',
+  },
+  SANDBOX_DUPLICATE_WEBHOOKS: {
+    schema: z.coerce.number().min(0).max(1),
+    default: '0',
+    expected: 'a share from 0 to 1',
+    description: 'share of the sandbox webhooks posted twice (same bytes and signature)',
+  },
+  SANDBOX_WEBHOOK_DELAY_MS: {
+    schema: integer(0, 600_000),
+    default: '0',
+    expected: 'milliseconds from 0 to 600000',
+    description: 'each sandbox webhook POST waits a random time up to this, so POSTs arrive out of order (0: none)',
   },
   SANDBOX_WEBHOOK_RETRY_FOR_MS: {
     schema: integer(0, 604_800_000),
@@ -187,6 +211,12 @@ export const VARIABLES = {
     secret: true,
     expected: 'a secret of at least 16 characters',
     description: 'key of the hashes that remember opted-out numbers; changing it forgets every opt-out',
+  },
+  EXPORT_PSEUDONYM_KEY: {
+    schema: z.string().min(16),
+    secret: true,
+    expected: 'a secret of at least 16 characters',
+    description: 'key of the pseudonyms npm run export --pseudonymize writes instead of numbers and BSUIDs; the same key gives the same pseudonym in every export (needed only for --pseudonymize)',
   },
   WEBHOOK_BODY_LIMIT_BYTES: {
     schema: integer(1024, 64 * 1024 * 1024),

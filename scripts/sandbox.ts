@@ -27,8 +27,17 @@ Options:
   --latency MS|MIN-MAX   delay before every answer
   --failure-rate R       share of sends (0 to 1) answered with 131000 / HTTP 500
   --seed N               seed for latency, failures and statuses
-  --outside-window M     error (131047 at once) or failed-status (default SANDBOX_OUTSIDE_WINDOW)
+  --outside-window M     a free-form message outside the window: failed-status (accepted, then a
+                         failed status webhook with 131047, as the platform does) or error (131047
+                         at once); default SANDBOX_OUTSIDE_WINDOW, failed-status
   --read-probability R   share of messages that get a read status (default 0.5)
+  --status-batch N       statuses in one webhook POST at most (default SANDBOX_STATUS_BATCH, 1 as
+                         the platform sends them; more batches statuses that fall due together)
+  --out-of-order R       share of messages with delivered and read whose read is posted first
+                         (default SANDBOX_OUT_OF_ORDER, 0)
+  --duplicate-webhooks R share of webhooks posted twice (default SANDBOX_DUPLICATE_WEBHOOKS, 0)
+  --webhook-delay MS     each webhook POST waits a random time up to MS, so POSTs overtake each
+                         other (default SANDBOX_WEBHOOK_DELAY_MS, 0)
   --templates FILE       JSON array of {name, language, category, status, body?, quickReplies?}
   --webhook-retry-for MS how long a webhook not answered with 2xx is retried, waits doubling
                          from 1 s up to 1 min (default SANDBOX_WEBHOOK_RETRY_FOR_MS, 86400000:
@@ -43,7 +52,8 @@ const FLAGS = {
   port: { type: 'string' }, host: { type: 'string' }, webhook: { type: 'string' }, mps: { type: 'string' },
   'pair-rate': { type: 'string' }, latency: { type: 'string' }, 'failure-rate': { type: 'string' }, seed: { type: 'string' },
   'outside-window': { type: 'string' }, 'read-probability': { type: 'string' }, templates: { type: 'string' },
-  'webhook-retry-for': { type: 'string' }, persist: { type: 'boolean' },
+  'webhook-retry-for': { type: 'string' }, persist: { type: 'boolean' }, 'status-batch': { type: 'string' },
+  'out-of-order': { type: 'string' }, 'duplicate-webhooks': { type: 'string' }, 'webhook-delay': { type: 'string' },
 } as const;
 
 function integer(name: string, raw: string, min: number, max: number): number {
@@ -67,6 +77,12 @@ function buildOptions(values: FlagValues<typeof FLAGS>, config: Config): Omit<Sa
     mps: values.mps === undefined ? config.sandbox.mps : integer('mps', values.mps, 0, 1_000_000),
     outsideWindow: config.sandbox.outsideWindow,
     webhookRetry: { forMs: values['webhook-retry-for'] === undefined ? config.sandbox.webhookRetryForMs : integer('webhook-retry-for', values['webhook-retry-for'], 0, MAX_RETRY_FOR_MS) },
+    quirks: {
+      statusBatch: values['status-batch'] === undefined ? config.sandbox.quirks.statusBatch : integer('status-batch', values['status-batch'], 1, 1000),
+      outOfOrder: values['out-of-order'] === undefined ? config.sandbox.quirks.outOfOrder : ratio('out-of-order', values['out-of-order']),
+      duplicates: values['duplicate-webhooks'] === undefined ? config.sandbox.quirks.duplicates : ratio('duplicate-webhooks', values['duplicate-webhooks']),
+      delayMs: values['webhook-delay'] === undefined ? config.sandbox.quirks.delayMs : integer('webhook-delay', values['webhook-delay'], 0, 600_000),
+    },
   };
   if (values.webhook !== undefined) {
     if (!URL.canParse(values.webhook) || !/^https?:$/.test(new URL(values.webhook).protocol)) throw new UsageError(`--webhook: expected an http(s) URL, got ${JSON.stringify(values.webhook)}`);

@@ -51,23 +51,37 @@ describe('npm run sandbox: webhook retries and --persist', function () {
     }
   });
 
+  it('--help documents the fidelity settings with their defaults, and bad values are refused with exit code 2', async () => {
+    const help = await spawnCommand('sandbox.ts', env(), ['--help']).exited;
+    expect(help.stdout).to.include('default SANDBOX_OUTSIDE_WINDOW, failed-status');
+    for (const setting of ['--status-batch N', 'SANDBOX_STATUS_BATCH, 1', '--out-of-order R', 'SANDBOX_OUT_OF_ORDER, 0', '--duplicate-webhooks R', 'SANDBOX_DUPLICATE_WEBHOOKS, 0', '--webhook-delay MS', 'SANDBOX_WEBHOOK_DELAY_MS, 0']) {
+      expect(help.stdout).to.include(setting);
+    }
+    for (const [flag, value, expected] of [['--status-batch', '0', 'an integer from 1 to 1000'], ['--out-of-order', '2', 'a number from 0 to 1'], ['--duplicate-webhooks', 'x', 'a number from 0 to 1'], ['--webhook-delay', '-1', 'an integer from 0 to 600000']]) {
+      const result = await spawnCommand('sandbox.ts', env(), [flag ?? '', value ?? '']).exited;
+      expect(result.code, flag).to.equal(2);
+      expect(result.stderr.trim()).to.equal(`error: ${flag ?? ''}: expected ${expected ?? ''}, got ${JSON.stringify(value)} (see npm run sandbox -- --help)`);
+    }
+  });
+
   it('with --persist, a window and the messages survive a stop and a start; without it they do not', async () => {
     const to = '4915200000041';
     const send = (url: string) => postMessage(url, SANDBOX_CREDENTIALS.phoneNumberId, SANDBOX_CREDENTIALS.token, textBody(to, 'Hallo', 'cli-1'));
-    const first = await startSandbox(['--persist']);
+    // The window is checked on the synchronous answer: a send outside it is refused at once.
+    const first = await startSandbox(['--persist', '--outside-window', 'error']);
     expect(first.process.stdout).to.include(`state: kept in database ${dbName}`);
     expect((await sandboxCall(first.url, 'POST', '/_sandbox/inbound', { from: to, text: 'Fallzahlen' })).status).to.equal(200);
     const sent = await send(first.url);
     expect(sent.status).to.equal(200);
     await stop(first.process);
 
-    const second = await startSandbox(['--persist']);
+    const second = await startSandbox(['--persist', '--outside-window', 'error']);
     const listed = await sandboxCall<{ messages: { wamid: string }[] }>(second.url, 'GET', `/_sandbox/messages?to=${to}`);
     expect(listed.body.messages.map((m) => m.wamid)).to.deep.equal([sent.body.messages?.[0]?.id]);
     expect((await send(second.url)).status, 'the window is still open').to.equal(200);
     await stop(second.process);
 
-    const inMemory = await startSandbox([]);
+    const inMemory = await startSandbox(['--outside-window', 'error']);
     expect(inMemory.process.stdout).to.include('state: in memory');
     expect((await send(inMemory.url)).body.error?.code).to.equal(131047);
     await stop(inMemory.process);

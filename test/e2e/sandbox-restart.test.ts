@@ -32,7 +32,8 @@ describe('npm start restarted: the built-in sandbox keeps its windows and messag
   let client: MongoClient;
   let db: Db;
 
-  const env = () => ({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName, LOG_LEVEL: 'info' });
+  // A forgotten window must show at once as a 131047 answer (failed-status would report it only later).
+  const env = () => ({ MONGODB_URI: testServer().uri, MONGODB_DB: dbName, LOG_LEVEL: 'info', SANDBOX_OUTSIDE_WINDOW: 'error' });
   async function startWorker(): Promise<string> {
     const worker = spawnWorker(env());
     workers.push(worker);

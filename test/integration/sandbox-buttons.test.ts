@@ -92,14 +92,14 @@ describe('sandbox over HTTP: which buttons a contact can tap, and tapping them',
   });
 
   it('a button id alone that the sandbox never sent to that contact is refused with 400 naming the ids it did send', async () => {
-    const none = await sandboxCall<{ error: string }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: TO, button: { id: 'yes' } });
+    const none = await sandboxCall<{ error: { message: string } }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: TO, button: { id: 'yes' } });
     expect(none.status).to.equal(400);
-    expect(none.body.error).to.equal(`button: no message the sandbox sent to ${TO} has reply buttons (GET /_sandbox/messages?to=${TO} lists what it sent)`);
+    expect(none.body.error.message).to.equal(`(#100) button: no message the sandbox sent to ${TO} has reply buttons (GET /_sandbox/messages?to=${TO} lists what it sent)`);
     await sandboxCall(sandbox.url, 'POST', '/_sandbox/inbound', { from: TO, text: 'Fallzahlen' });
     await postMessage(sandbox.url, ID, TOKEN, consentQuestion(TO));
-    const wrong = await sandboxCall<{ error: string }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: TO, button: { id: 'yes' } });
+    const wrong = await sandboxCall<{ error: { message: string } }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: TO, button: { id: 'yes' } });
     expect(wrong.status).to.equal(400);
-    expect(wrong.body.error).to.equal(`button.id: no message the sandbox sent to ${TO} has a button "yes"; its buttons: "yes:fallzahlen" (Ja), "no:fallzahlen" (Nein)`);
+    expect(wrong.body.error.message).to.equal(`(#100) button.id: no message the sandbox sent to ${TO} has a button "yes"; its buttons: "yes:fallzahlen" (Ja), "no:fallzahlen" (Nein)`);
     expect(inboundMessages(), 'nothing delivered for a refused tap').to.have.length(1);
   });
 

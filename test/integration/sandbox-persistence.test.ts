@@ -72,14 +72,15 @@ describe('sandbox state kept in the database across a restart', () => {
 
   it('a window opened before the restart still takes a session message after it; the messages are listed with their final statuses and buttons', async () => {
     const statuses = { sentDelayMs: 5, deliveredDelayMs: 5, readDelayMs: 5, readProbability: 1, skipDeliveredProbability: 0 };
-    const first = await start({ statuses });
+    // outsideWindow error: a session message outside the window would be refused at once, so a 200 says the window held.
+    const first = await start({ statuses, outsideWindow: 'error' });
     const from = '4915200000031';
     expect((await sandboxCall(first.url, 'POST', '/_sandbox/inbound', { from, text: 'Fallzahlen' })).status).to.equal(200);
     const asked = await postMessage(first.url, ID, TOKEN, question(from));
     expect(asked.status).to.equal(200);
     await waitFor('the question to be read', async () => (await listed(first, from))[0]?.status === 'read');
 
-    const second = await restart(first, { statuses });
+    const second = await restart(first, { statuses, outsideWindow: 'error' });
     const before = await listed(second, from);
     expect(before.map((m) => [m.wamid, m.type, m.status, m.callbackData])).to.deep.equal([[asked.body.messages?.[0]?.id, 'interactive', 'read', 'question-1']]);
     expect(before[0]?.buttons?.map((b) => b.id)).to.deep.equal(['yes:fallzahlen', 'no:fallzahlen']);
@@ -140,9 +141,9 @@ describe('sandbox state kept in the database across a restart', () => {
     expect((await postMessage(first.url, ID, TOKEN, textBody(from))).status).to.equal(200);
     expect((await sandboxCall(first.url, 'POST', '/_sandbox/reset')).status).to.equal(200);
     expect(await database.db.collection(SANDBOX_WINDOWS).countDocuments()).to.equal(0);
-    const second = await restart(first);
+    const second = await restart(first, { outsideWindow: 'error' });
     expect(await listed(second, from)).to.deep.equal([]);
-    expect((await postMessage(second.url, ID, TOKEN, textBody(from))).body.error?.code).to.equal(131047);
+    expect((await postMessage(second.url, ID, TOKEN, textBody(from))).body.error?.code, 'the window is forgotten').to.equal(131047);
   });
 
   it('keeps only the newest maxStoredMessages messages, in the database as in memory', async () => {

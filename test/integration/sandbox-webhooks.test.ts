@@ -62,10 +62,15 @@ describe('sandbox: webhooks to the worker', () => {
     const wamid = answer.body.messages?.[0]?.id;
     const statuses = await waitFor('three statuses', () => (receiver.statuses().length >= 3 ? receiver.statuses() : undefined));
     expect(statuses.map((s) => s.status)).to.deep.equal(['sent', 'delivered', 'read']);
+    const userId = sandbox.userIdOf('4915200000002');
     for (const s of statuses) {
-      expect(s).to.include({ id: wamid, recipient_id: '4915200000002', biz_opaque_callback_data: 'delivery-42', timestamp: String(T.getTime() / 1000) });
+      expect(s).to.include({ id: wamid, recipient_id: '4915200000002', recipient_user_id: userId, biz_opaque_callback_data: 'delivery-42', timestamp: String(T.getTime() / 1000) });
       expect(s.pricing).to.deep.equal({ billable: false, pricing_model: 'PMP', type: 'free_customer_service', category: 'service' });
     }
+    // One status per POST, as the platform sends them, each naming its contact by number and BSUID.
+    const posts = receiver.received.slice(1);
+    expect(posts.map((p) => p.body.entry[0]?.changes[0]?.value.statuses?.length)).to.deep.equal([1, 1, 1]);
+    for (const p of posts) expect(p.body.entry[0]?.changes[0]?.value.contacts).to.deep.equal([{ wa_id: '4915200000002', user_id: userId }]);
     expect(receiver.received[1]?.body.entry[0]?.changes[0]?.value.metadata).to.deep.equal({ display_phone_number: '15550000001', phone_number_id: ID });
     await waitFor('the final status in /_sandbox/messages', () => sandbox.messages()[0]?.status === 'read');
   });
@@ -90,21 +95,24 @@ describe('sandbox: webhooks to the worker', () => {
     expect(statuses[0]?.pricing).to.deep.equal({ billable: true, pricing_model: 'PMP', type: 'regular', category: 'marketing' });
   });
 
-  it('batches several due statuses into one POST', async () => {
-    const sandbox = await sandboxWith({ statuses: { sentDelayMs: 100, deliveredProbability: 0, readProbability: 0, batchWindowMs: 100 } });
+  it('batches several due statuses into one POST when asked to (quirks.statusBatch)', async () => {
+    const sandbox = await sandboxWith({ statuses: { sentDelayMs: 100, deliveredProbability: 0, readProbability: 0, batchWindowMs: 100 }, quirks: { statusBatch: 1000 } });
     await Promise.all([1, 2, 3, 4, 5].map((i) => postMessage(sandbox.url, ID, TOKEN, templateBody(`491520000010${i}`, 'hello_world', 'en_US', `b-${i}`))));
     await waitFor('five sent statuses', () => receiver.statuses().length >= 5);
     expect(receiver.received).to.have.length(1);
     expect(receiver.statuses().map((s) => s.biz_opaque_callback_data).sort()).to.deep.equal(['b-1', 'b-2', 'b-3', 'b-4', 'b-5']);
   });
 
-  it('can refuse outside the window as a failed status (131047) instead of an error', async () => {
-    const sandbox = await sandboxWith({ outsideWindow: 'failed-status', statuses: { sentDelayMs: 5 } });
+  it('accepts a free-form message outside the window and fails it with a failed status (131047), as the platform does', async () => {
+    const sandbox = await sandboxWith({ statuses: { sentDelayMs: 5 } });
     const answer = await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000004', 'zu spät', 'late-1'));
     expect(answer.status).to.equal(200);
     const [failed] = await waitFor('a failed status', () => (receiver.statuses().length >= 1 ? receiver.statuses() : undefined));
-    expect(failed).to.include({ status: 'failed', id: answer.body.messages?.[0]?.id, biz_opaque_callback_data: 'late-1' });
+    expect(failed).to.include({ status: 'failed', id: answer.body.messages?.[0]?.id, recipient_id: '4915200000004', biz_opaque_callback_data: 'late-1' });
     expect(failed?.errors?.[0]?.code).to.equal(131047);
+    // A failed status of a message sent to the phone number names no BSUID and no contacts, as on the platform.
+    expect(failed).to.not.have.property('recipient_user_id');
+    expect(receiver.received[0]?.body.entry[0]?.changes[0]?.value).to.not.have.property('contacts');
     await waitFor('failed in /_sandbox/messages', () => sandbox.messages()[0]?.status === 'failed');
   });
 
@@ -118,7 +126,7 @@ describe('sandbox: webhooks to the worker', () => {
 
   describe('inbound simulation', () => {
     it('a text opens the window and arrives as a Meta messages webhook', async () => {
-      const sandbox = await sandboxWith();
+      const sandbox = await sandboxWith({ outsideWindow: 'error' });
       expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000006'))).body.error?.code).to.equal(131047);
       const result = await sandboxCall<{ id: string; delivered: boolean }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: '+4915200000006', text: 'START', name: 'Ada' });
       expect(result.body.delivered).to.equal(true);
@@ -126,8 +134,10 @@ describe('sandbox: webhooks to the worker', () => {
       expect(body?.object).to.equal('whatsapp_business_account');
       expect(body?.entry[0]?.changes[0]?.field).to.equal('messages');
       const value = body?.entry[0]?.changes[0]?.value;
-      expect(value?.contacts).to.deep.equal([{ profile: { name: 'Ada' }, wa_id: '4915200000006' }]);
-      expect(value?.messages).to.deep.equal([{ from: '4915200000006', id: result.body.id, timestamp: String(T.getTime() / 1000), type: 'text', text: { body: 'START' } }]);
+      const userId = sandbox.userIdOf('4915200000006');
+      expect(userId).to.match(/^DE\.\d{1,39}$/);
+      expect(value?.contacts).to.deep.equal([{ profile: { name: 'Ada' }, wa_id: '4915200000006', user_id: userId }]);
+      expect(value?.messages).to.deep.equal([{ from: '4915200000006', from_user_id: userId, id: result.body.id, timestamp: String(T.getTime() / 1000), type: 'text', text: { body: 'START' } }]);
       expect((await postMessage(sandbox.url, ID, TOKEN, textBody('4915200000006'))).status).to.equal(200);
     });
 

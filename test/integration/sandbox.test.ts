@@ -16,7 +16,8 @@ describe('sandbox: the Cloud API rules', () => {
 
   before(async () => {
     sandbox = await startSandbox({
-      clock, token: TOKEN, phoneNumberId: ID, appSecret: 'secret', mps: 5, pairRate: false,
+      // The window's edges are checked on the synchronous answer (the default, failed-status, is in sandbox-webhooks).
+      clock, token: TOKEN, phoneNumberId: ID, appSecret: 'secret', mps: 5, pairRate: false, outsideWindow: 'error',
       templates: [
         { name: 'hello_world', language: 'en_US', category: 'UTILITY', status: 'APPROVED' },
         { name: 'numbers', language: 'de', category: 'UTILITY', status: 'APPROVED', body: 'Zahlen: {{cases}}' },
@@ -112,7 +113,7 @@ describe('sandbox: the Cloud API rules', () => {
   describe('contacts and templates', () => {
     it('answers 131026 for a number marked as not on WhatsApp (POST /_sandbox/contacts)', async () => {
       const marked = await sandboxCall<{ ok: boolean; waId: string }>(sandbox.url, 'POST', '/_sandbox/contacts', { phone: '+49 151 7000 0000', onWhatsApp: false });
-      expect(marked.body).to.deep.equal({ ok: true, waId: '4915170000000' });
+      expect(marked.body).to.deep.equal({ ok: true, waId: '4915170000000', userId: sandbox.userIdOf('4915170000000') });
       const answer = await send(templateBody('4915170000000'));
       expect(answer.body.error?.code).to.equal(131026);
     });
@@ -183,13 +184,14 @@ describe('sandbox: the Cloud API rules', () => {
       expect((await send(textBody('4915200000001'))).body.error?.code).to.equal(131047);
     });
 
-    it('refuses bad test input with a 400 naming the field', async () => {
-      const inbound = await sandboxCall<{ error: string }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: '4915200000003' });
+    it('refuses bad test input with a Graph-shaped 400 naming the field', async () => {
+      const inbound = await sandboxCall<{ error: { message: string; code: number } }>(sandbox.url, 'POST', '/_sandbox/inbound', { from: '4915200000003' });
       expect(inbound.status).to.equal(400);
-      expect(inbound.body.error).to.include('text, button or payload');
-      const contact = await sandboxCall<{ error: string }>(sandbox.url, 'POST', '/_sandbox/contacts', { phone: '4915200000003', forceError: { code: 'x' } });
+      expect(inbound.body.error).to.include({ code: 100 });
+      expect(inbound.body.error.message).to.include('text, button or payload');
+      const contact = await sandboxCall<{ error: { message: string } }>(sandbox.url, 'POST', '/_sandbox/contacts', { phone: '4915200000003', forceError: { code: 'x' } });
       expect(contact.status).to.equal(400);
-      expect(contact.body.error).to.include('forceError.code');
+      expect(contact.body.error.message).to.include('forceError.code');
     });
   });
 });

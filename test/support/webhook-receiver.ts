@@ -18,12 +18,14 @@ export interface WebhookValue {
     id: string;
     status: string;
     timestamp: string;
-    recipient_id: string;
+    /** Absent for a message sent to the BSUID. */
+    recipient_id?: string;
+    recipient_user_id?: string;
     biz_opaque_callback_data?: string;
     pricing?: { billable: boolean; pricing_model: string; type: string; category: string };
     errors?: { code: number; title: string; error_data: { details: string } }[];
   }[];
-  contacts?: { profile: { name: string }; wa_id: string }[];
+  contacts?: { profile?: { name: string }; wa_id?: string; user_id: string }[];
   messages?: Record<string, unknown>[];
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../domain/clock.js';
+import { metaError, newTraceId } from './error-catalog.js';
 
 /**
  * A demo data source for the daily run, served by the built-in sandbox so that `npm start`
@@ -55,7 +56,8 @@ export function registerDemoDataSource(app: FastifyInstance, clock: Clock): void
   app.put<{ Params: { topic: string }; Body: unknown }>('/_sandbox/data/:topic', async (request, reply) => {
     const body = request.body as { data?: unknown } | null;
     if (typeof body !== 'object' || body === null || typeof body.data !== 'object' || body.data === null || Array.isArray(body.data)) {
-      return reply.code(400).send({ error: 'expected {"data": {...}}: the data the source answers with' });
+      const refused = 'expected {"data": {...}}: the data the source answers with';
+      return reply.code(400).send(metaError(100, newTraceId(), refused, refused).body);
     }
     datasets.set(request.params.topic, { step: current(request.params.topic).step, data: body.data as Record<string, unknown> });
     return answer(request.params.topic);

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * The errors the sandbox answers with, shaped like the Cloud API's: the code, Meta's title,
  * a detail text and the HTTP status Meta uses (mostly 400; clients must branch on the code).
@@ -19,6 +21,7 @@ export const ERROR_CATALOG: Readonly<Record<number, CatalogEntry>> = Object.free
   80007: { title: 'Rate limit issues', details: 'The WhatsApp Business Account has reached its rate limit.', httpStatus: 400 },
   130429: { title: 'Rate limit hit', details: 'Cloud API message throughput has been reached.', httpStatus: 429 },
   131000: { title: 'Something went wrong', details: 'Message failed to send due to an unknown error.', httpStatus: 500 },
+  131009: { title: 'Parameter value is not valid', details: 'One or more parameter values are invalid.', httpStatus: 400 },
   131026: { title: 'Message Undeliverable', details: 'Unable to deliver message: the recipient is not on WhatsApp or uses an old app.', httpStatus: 400 },
   131031: { title: 'Account has been locked', details: 'The business account was restricted or disabled.', httpStatus: 400 },
   131047: { title: 'Re-engagement message', details: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.', httpStatus: 400 },
@@ -27,6 +30,7 @@ export const ERROR_CATALOG: Readonly<Record<number, CatalogEntry>> = Object.free
   131050: { title: 'Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business.', details: 'The recipient stopped marketing messages.', httpStatus: 400 },
   131056: { title: '(Business Account, Consumer Account) pair rate limit hit', details: 'Too many messages sent from the sender phone number to the same recipient phone number in a short period of time.', httpStatus: 400 },
   131057: { title: 'Account in maintenance mode', details: 'Business Account is in maintenance mode.', httpStatus: 400 },
+  131062: { title: 'Business-scoped User ID (BSUID) recipients are not supported for this message.', details: 'This message cannot be sent to a business-scoped user id: send it to the phone number.', httpStatus: 400 },
   132000: { title: 'Number of parameters does not match the expected number of params', details: 'The number of template parameters does not match the template.', httpStatus: 400 },
   132001: { title: 'Template name does not exist in the translation', details: 'The template does not exist in the specified language or is not approved.', httpStatus: 404 },
   132015: { title: 'Template is Paused', details: 'The template is paused due to low quality.', httpStatus: 400 },
@@ -55,6 +59,27 @@ export function metaError(code: number, fbtraceId: string, details?: string, tit
         code,
         error_data: { messaging_product: 'whatsapp', details: details ?? entry.details },
         fbtrace_id: fbtraceId,
+      },
+    },
+  };
+}
+
+/** A fresh `fbtrace_id`, as every Graph error carries one. */
+export function newTraceId(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** What Graph answers for a path or method it does not serve (`GET /v25.0/nothing`, `DELETE .../messages`). */
+export function unsupportedRequest(method: string, objectId: string): { status: number; body: { error: { message: string; type: string; code: number; error_subcode: number; fbtrace_id: string } } } {
+  return {
+    status: 400,
+    body: {
+      error: {
+        message: `Unsupported ${method.toLowerCase()} request. Object with ID '${objectId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+        type: 'GraphMethodException',
+        code: 100,
+        error_subcode: 33,
+        fbtrace_id: newTraceId(),
       },
     },
   };

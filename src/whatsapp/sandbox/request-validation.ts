@@ -8,7 +8,10 @@ import { sandboxPhone } from './phone-number.js';
 const base = {
   messaging_product: z.literal('whatsapp'),
   recipient_type: z.literal('individual').optional(),
-  to: sandboxPhone,
+  /** The phone number; wins over `recipient` when both are given. */
+  to: sandboxPhone.optional(),
+  /** The contact's business-scoped user id, for a send without the phone number (not looked at when `to` is given). */
+  recipient: z.string().max(160).optional(),
   biz_opaque_callback_data: z.string().max(512).optional(),
   context: z.object({ message_id: z.string().min(1) }).optional(),
 };
@@ -56,19 +59,43 @@ const templateMessage = z.object({
   }),
 });
 
-const messageRequest = z.discriminatedUnion('type', [textMessage, interactiveMessage, templateMessage]);
+const messageRequest = z.discriminatedUnion('type', [textMessage, interactiveMessage, templateMessage]).superRefine((request, ctx) => {
+  if (request.to === undefined && !request.recipient) ctx.addIssue({ code: 'custom', path: ['to'], message: 'required (or recipient: a business-scoped user id)' });
+});
+
+/** Mark as read: the contact's message with this id (and the ones before it) show blue ticks; optionally a typing indicator. */
+const markReadRequest = z.object({
+  messaging_product: z.literal('whatsapp'),
+  status: z.literal('read'),
+  message_id: z.string().min(1).max(256),
+  typing_indicator: z.object({ type: z.literal('text') }).optional(),
+});
 
 export type MessageRequest = z.infer<typeof messageRequest>;
 export type TemplateRequest = z.infer<typeof templateMessage>;
+export type MarkReadRequest = z.infer<typeof markReadRequest>;
 
-export type Validation = { ok: true; request: MessageRequest } | { ok: false; field: string; problem: string };
+export type Validation<T> = { ok: true; request: T } | { ok: false; field: string; problem: string };
 
-export function validateMessageRequest(body: unknown): Validation {
-  const parsed = messageRequest.safeParse(body);
+function validate<T>(schema: z.ZodType<T>, body: unknown): Validation<T> {
+  const parsed = schema.safeParse(body);
   if (parsed.success) return { ok: true, request: parsed.data };
   const issue = parsed.error.issues[0];
   if (!issue) return { ok: false, field: '(body)', problem: 'invalid' };
   return { ok: false, field: fieldName(issue.path), problem: issue.message };
+}
+
+export function validateMessageRequest(body: unknown): Validation<MessageRequest> {
+  return validate(messageRequest, body);
+}
+
+export function validateMarkRead(body: unknown): Validation<MarkReadRequest> {
+  return validate(markReadRequest, body);
+}
+
+/** A body with a `status` is a mark-as-read request, not a message (the platform tells them apart the same way). */
+export function isMarkRead(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && 'status' in body;
 }
 
 /** `['interactive', 'action', 'buttons', 3]` → `interactive.action.buttons[3]`. */

@@ -6,13 +6,14 @@ import { loadRateCard } from '../../../config/broadcasts.js';
 import type { Clock } from '../../domain/clock.js';
 import type { RateCard } from '../../domain/pricing.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
-import { contactInput, describeIssue, inboundContent, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';
+import { contactInput, inboundContent, inboundInput, type ContactInput, type InboundInput } from './control-inputs.js';
+import { registerControlRoutes } from './control-routes.js';
 import { registerDemoDataSource } from './demo-data-source.js';
-import { metaError } from './error-catalog.js';
+import { metaError, newTraceId, unsupportedRequest } from './error-catalog.js';
 import { handleSend, type SendContext } from './send-handler.js';
-import { tapByIdAlone, unknownTapNote } from './button-taps.js';
 import type { SandboxStore, SavedMessage } from './sandbox-store.js';
 import { SandboxState, waIdOf, type AcceptedMessage, type KeptMessage } from './sandbox-state.js';
+import { InboundIds, UserIds } from './scoped-ids.js';
 import { SeededRandom } from './seeded-random.js';
 import { SentButtons, type MessageButtons } from './sent-buttons.js';
 import { StateJournal } from './state-journal.js';
@@ -49,8 +50,10 @@ export interface SandboxOptions {
   failureRate?: number;
   /** Seed of the random numbers for latency, failures and statuses. */
   seed?: number;
-  /** Free-form send outside the window: `error` answers 131047 (default), `failed-status` accepts it and sends a `failed` status. */
+  /** Free-form send outside the window: `failed-status` accepts it and sends a `failed` status with 131047, as the platform does (default); `error` answers 131047 at once. */
   outsideWindow?: 'error' | 'failed-status';
+  /** How the webhooks depart from one tidy POST per status (batches, order, duplicates, delays); default: none of it. */
+  quirks?: Partial<WebhookQuirks>;
   /** The pricing its status webhooks report, by dated period; default: the project's config/rate-card.json. */
   rateCard?: RateCard;
   statuses?: Partial<StatusOptions>;
@@ -70,6 +73,20 @@ export interface SandboxOptions {
   storeFlushDelayMs?: number;
   logger?: Logger;
 }
+
+/** Settings that make the webhooks as untidy as the platform's can be, to test a receiver's robustness. */
+export interface WebhookQuirks {
+  /** Statuses in one POST at most; default 1 (the platform's: one status per POST). Above 1, statuses falling due together share a POST. */
+  statusBatch: number;
+  /** Share (0 to 1) of the messages with both `delivered` and `read` whose `read` is posted first; default 0. */
+  outOfOrder: number;
+  /** Share (0 to 1) of webhooks posted twice (same bytes, same signature); default 0. */
+  duplicates: number;
+  /** Every POST waits a random 0 to this many ms before it goes, so POSTs overtake each other; default 0. */
+  delayMs: number;
+}
+
+export const NO_QUIRKS: Readonly<WebhookQuirks> = Object.freeze({ statusBatch: 1, outOfOrder: 0, duplicates: 0, delayMs: 0 });
 
 export interface InboundResult {
   id: string;
@@ -93,8 +110,14 @@ export interface Sandbox {
   reset(): Promise<void>;
   /** Statuses planned but not yet posted. */
   readonly pendingStatuses: number;
-  /** POSTs answered with 2xx, retry attempts made; webhooks given up after the retry time, dropped (too many waiting), waiting for a retry. */
-  readonly webhookStats: { delivered: number; retries: number; failed: number; dropped: number; pending: number };
+  /**
+   * POSTs answered with 2xx, retry attempts made, webhooks posted twice on purpose; webhooks given
+   * up after the retry time, dropped (too many waiting), waiting for a retry, on their way (held
+   * back by a delay, a duplicate still to go, or a POST under way).
+   */
+  readonly webhookStats: { delivered: number; retries: number; duplicated: number; failed: number; dropped: number; pending: number; inFlight: number };
+  /** The business-scoped user id (BSUID) the sandbox gives this phone number. */
+  userIdOf(phone: string): string;
   /** Stops listening, cancels timers and retries, and writes what is left to the store. */
   stop(): Promise<void>;
 }
@@ -106,6 +129,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const identity: BusinessIdentity = { wabaId: options.wabaId ?? '100000000000002', phoneNumberId: options.phoneNumberId, displayPhoneNumber: options.displayPhoneNumber ?? '15550000001' };
   const maxStoredMessages = options.maxStoredMessages ?? 200_000;
   const retry = { ...DEFAULT_WEBHOOK_RETRY, ...options.webhookRetry };
+  const quirks = { ...NO_QUIRKS, ...options.quirks };
+  const userIds = new UserIds(identity.wabaId);
+  const inboundIds = new InboundIds(identity.phoneNumberId);
   const sentButtons = new SentButtons(maxStoredMessages);
   // The journal reads the state, the sender and the buttons when it writes, all built below.
   const journal: StateJournal | undefined = options.store && new StateJournal(options.store, {
@@ -119,8 +145,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const state: SandboxState = new SandboxState({ mps: options.mps ?? 80, pairRate: options.pairRate ?? { intervalMs: 6000, burst: 10 }, maxStoredMessages, listener: journal });
   const sender = new WebhookSender({
     appSecret: options.appSecret, url: options.webhookUrl, clock, retry, logger: options.logger, onPendingChange: (id) => journal?.webhook(id),
+    duplicateProbability: quirks.duplicates, maxDelayMs: quirks.delayMs, random: () => random.next(),
   });
-  const statuses = new StatusWebhooks(sender, identity, clock, random, { ...DEFAULT_STATUS_OPTIONS, ...options.statuses }, state);
+  const statusOptions = { ...DEFAULT_STATUS_OPTIONS, maxBatch: quirks.statusBatch, outOfOrderProbability: quirks.outOfOrder, ...options.statuses };
+  const statuses = new StatusWebhooks(sender, identity, clock, random, statusOptions, state, userIds);
   if (options.store) {
     const saved = await options.store.load({ messages: maxStoredMessages, webhooks: retry.maxPending });
     state.restore(saved);
@@ -140,8 +168,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     templates: templateMap(options.templates ?? DEFAULT_TEMPLATES),
     webhooksOn: () => sender.url !== undefined,
     failureRate: options.failureRate ?? 0,
-    outsideWindow: options.outsideWindow ?? 'error',
+    outsideWindow: options.outsideWindow ?? 'failed-status',
     rateCard: options.rateCard ?? loadRateCard(DEFAULT_RATE_CARD),
+    userIds,
+    inboundIds,
   };
   const stopping = new AbortController();
   const bearer = `Bearer ${options.token}`;
@@ -162,8 +192,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       state.recordInbound(from, atMs);
       // The window is durable before the worker hears of it: a restart never forgets a window the worker relies on.
       await journal?.saveWindow(from, atMs);
-      const id = state.nextInboundId();
-      const payload = inboundWebhook(identity, { from, id, timestampSeconds: seconds, profileName: parsed.name ?? 'Sandbox Contact', content: inboundContent(parsed), replyTo: parsed.context });
+      const id = inboundIds.next(from);
+      const payload = inboundWebhook(identity, {
+        from, fromUserId: userIds.of(from), id, timestampSeconds: seconds, profileName: parsed.name ?? 'Sandbox Contact', content: inboundContent(parsed), replyTo: parsed.context,
+      });
       return { id, delivered: await sender.deliver(payload) };
     },
     async setContact(input: ContactInput) {
@@ -184,19 +216,29 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return statuses.pending;
     },
     get webhookStats() {
-      return { delivered: sender.delivered, retries: sender.retries, failed: sender.failed, dropped: sender.dropped, pending: sender.pending };
+      const { delivered, retries, duplicated, failed, dropped, pending, inFlight } = sender;
+      return { delivered, retries, duplicated, failed, dropped, pending, inFlight };
     },
+    userIdOf: (phone: string) => userIds.of(waIdOf(phone)),
   };
 
   const app = Fastify({ logger: false, forceCloseConnections: true, keepAliveTimeout: 10_000 });
+  // Every error is Graph-shaped, as clients of the platform expect (they read error.code and error.message).
   const answer = (reply: FastifyReply, code: number, details?: string, title?: string) => {
-    const error = metaError(code, 'sandbox', details, title);
+    const error = metaError(code, newTraceId(), details, title);
     return reply.code(error.status).send(error.body);
   };
   app.setErrorHandler((err: { statusCode?: number; message: string }, _request, reply) => {
-    if (err.statusCode !== undefined && err.statusCode < 500) return answer(reply, 100, err.message);
+    if (err.statusCode !== undefined && err.statusCode < 500) return answer(reply, 100, err.message, 'Invalid parameter');
     options.logger?.error('sandbox request failed', { err: err.message });
     return answer(reply, 131000);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const segments = path.split('/').filter((s) => s !== '');
+    const objectId = /^v\d+\.\d+$/.test(segments[0] ?? '') ? segments[1] : segments[0];
+    const error = unsupportedRequest(request.method, objectId ?? '');
+    return reply.code(error.status).send(error.body);
   });
 
   app.post<{ Params: { version: string; phoneNumberId: string } }>('/:version/:phoneNumberId/messages', async (request, reply) => {
@@ -206,11 +248,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return answer(reply, 100, `Object with ID '${request.params.phoneNumberId}' does not exist`, 'Unsupported post request');
     }
     const outcome = handleSend(ctx, request.body);
-    if (outcome.status === 200) {
-      const accepted = (outcome.body as { contacts: { wa_id: string }[]; messages: { id: string }[] });
-      const [contact, message] = [accepted.contacts[0], accepted.messages[0]];
-      if (contact && message) sentButtons.record(request.body, contact.wa_id, message.id);
-    }
+    if (outcome.accepted) sentButtons.record(request.body, outcome.accepted.to, outcome.accepted.wamid);
     const wait = outcome.delayMs + (latency === undefined ? 0 : typeof latency === 'number' ? latency : random.between(latency.min, latency.max));
     if (wait > 0) {
       try {
@@ -222,31 +260,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return reply.code(outcome.status).send(outcome.body);
   });
 
-  app.post('/_sandbox/inbound', async (request, reply) => {
-    const tap = tapByIdAlone(request.body, sentButtons);
-    if (tap.error !== undefined) return reply.code(400).send({ error: tap.error });
-    const parsed = inboundInput.safeParse(tap.body);
-    if (!parsed.success) return reply.code(400).send({ error: describeIssue(parsed.error) });
-    const note = unknownTapNote(parsed.data, sentButtons);
-    return { ...(await sandbox.inbound(parsed.data)), ...(note === undefined ? {} : { note }) };
-  });
-  app.get<{ Querystring: { to?: string } }>('/_sandbox/messages', async (request) => ({ messages: sandbox.messages({ to: request.query.to }) }));
-  app.post('/_sandbox/reset', async () => {
-    await sandbox.reset();
-    return { ok: true };
-  });
-  app.post('/_sandbox/contacts', async (request, reply) => {
-    const parsed = contactInput.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: describeIssue(parsed.error) });
-    await sandbox.setContact(parsed.data);
-    return { ok: true, waId: waIdOf(parsed.data.phone) };
-  });
-  app.put('/_sandbox/webhook', async (request, reply) => {
-    const parsed = webhookInput.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: describeIssue(parsed.error) });
-    sandbox.setWebhookUrl(parsed.data.url ?? undefined);
-    return { ok: true };
-  });
+  registerControlRoutes(app, sandbox, sentButtons, (reply, message) => answer(reply, 100, message, message));
   registerDemoDataSource(app, clock); // the daily run's demo source: GET /_sandbox/data/:topic
 
   const host = options.host ?? '127.0.0.1';

@@ -18,6 +18,8 @@ export interface AcceptedMessage {
   status: MessageStatus;
   errorCode?: number;
   pricing?: Pricing;
+  /** Sent to the contact's business-scoped user id (`recipient`) rather than the phone number: its webhooks do not show the number. */
+  byUserId?: boolean;
 }
 
 export interface Pricing {
@@ -90,7 +92,7 @@ export class SandboxState {
   readonly #lastInbound = new Map<string, number>();
   readonly #contacts = new Map<string, ContactSettings>();
   readonly #messages = new Map<string, KeptMessage>();
-  /** Random per start, so ids never repeat across restarts (the worker drops an inbound id it has seen). */
+  /** Random per start, so ids never repeat across restarts. */
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #counter = 0;
   #seq = 0;
@@ -161,12 +163,6 @@ export class SandboxState {
   nextWamid(): string {
     this.#counter += 1;
     return `wamid.HBgL${this.#idPrefix}${this.#counter.toString(36).padStart(8, '0')}`;
-  }
-
-  /** The id of a simulated inbound message. */
-  nextInboundId(): string {
-    this.#counter += 1;
-    return `wamid.IN${this.#idPrefix}${this.#counter.toString(36).padStart(8, '0')}`;
   }
 
   addMessage(message: AcceptedMessage): void {

@@ -1,7 +1,8 @@
 import type { Clock } from '../../domain/clock.js';
 import type { SeededRandom } from './seeded-random.js';
 import type { AcceptedMessage, KeptMessage, PlannedStatus, SandboxState } from './sandbox-state.js';
-import { statusesWebhook, type BusinessIdentity, type StatusUpdate } from './webhook-payloads.js';
+import type { UserIds } from './scoped-ids.js';
+import { statusesWebhook, type BusinessIdentity, type StatusUpdate, type WebhookContact } from './webhook-payloads.js';
 import type { WebhookSender } from './webhook-sender.js';
 import { statusError } from './error-catalog.js';
 
@@ -18,10 +19,12 @@ export interface StatusOptions {
   readProbability: number;
   /** Of the read messages, how many skip `delivered` (read at once); default 0.1. */
   skipDeliveredProbability: number;
-  /** Statuses that fall due within this long of each other go out in one POST; default 25 ms. */
+  /** With `maxBatch` above 1: statuses that fall due within this long of each other go out in one POST; default 25 ms. */
   batchWindowMs: number;
-  /** Largest number of statuses in one POST (Meta: up to 1,000 updates); default 1000. */
+  /** Largest number of statuses in one POST; default 1, as the platform sends them (a receiver that reads only `statuses[0]` loses the rest of a batch). */
   maxBatch: number;
+  /** Of the messages that get both delivered and read, how many get read first (the platform does not promise the order); default 0. */
+  outOfOrderProbability: number;
 }
 
 export const DEFAULT_STATUS_OPTIONS: StatusOptions = Object.freeze({
@@ -32,7 +35,8 @@ export const DEFAULT_STATUS_OPTIONS: StatusOptions = Object.freeze({
   readProbability: 0.5,
   skipDeliveredProbability: 0.1,
   batchWindowMs: 25,
-  maxBatch: 1000,
+  maxBatch: 1,
+  outOfOrderProbability: 0,
 });
 
 /**
@@ -54,16 +58,20 @@ export class StatusWebhooks {
     private readonly random: SeededRandom,
     private readonly options: StatusOptions,
     private readonly state: SandboxState,
+    private readonly userIds: UserIds,
   ) {}
 
-  /** Plans `sent`, then `delivered` and `read` by their probabilities. */
+  /** Plans `sent`, then `delivered` and `read` by their probabilities (`read` before `delivered` by `outOfOrderProbability`). */
   planDelivery(message: AcceptedMessage): void {
     const o = this.options;
     const plan: PlannedStatus[] = [{ status: 'sent', afterMs: o.sentDelayMs }];
     const read = this.random.chance(o.readProbability);
     const delivered = this.random.chance(o.deliveredProbability) && !(read && this.random.chance(o.skipDeliveredProbability));
-    if (delivered) plan.push({ status: 'delivered', afterMs: o.sentDelayMs + o.deliveredDelayMs });
-    if (read) plan.push({ status: 'read', afterMs: o.sentDelayMs + o.deliveredDelayMs + o.readDelayMs });
+    const deliveredAt = o.sentDelayMs + o.deliveredDelayMs;
+    const readAt = deliveredAt + o.readDelayMs;
+    const swapped = delivered && read && this.random.chance(o.outOfOrderProbability);
+    if (delivered) plan.push({ status: 'delivered', afterMs: swapped ? readAt : deliveredAt });
+    if (read) plan.push({ status: 'read', afterMs: swapped ? deliveredAt : readAt });
     this.#plan(message, plan);
   }
 
@@ -100,12 +108,15 @@ export class StatusWebhooks {
   #at(message: AcceptedMessage, planned: PlannedStatus): void {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      const update: Omit<StatusUpdate, 'timestamp'> = { id: message.wamid, status: planned.status, recipient_id: message.to };
+      const update: Omit<StatusUpdate, 'timestamp'> = { id: message.wamid, status: planned.status };
+      if (!message.byUserId) update.recipient_id = message.to;
+      // A failed status names the BSUID only when the message was sent to it (as on the platform).
+      if (planned.status !== 'failed' || message.byUserId) update.recipient_user_id = this.userIds.of(message.to);
       if (message.callbackData !== undefined) update.biz_opaque_callback_data = message.callbackData;
       if (planned.status === 'failed') update.errors = [statusError(planned.code ?? 131000)];
       else if (message.pricing) update.pricing = message.pricing;
       this.#ready.push({ message, update });
-      this.#flushTimer ??= setTimeout(() => this.#flush(), this.options.batchWindowMs);
+      this.#flushTimer ??= setTimeout(() => this.#flush(), this.options.maxBatch > 1 ? this.options.batchWindowMs : 0);
     }, planned.afterMs);
     this.#timers.add(timer);
   }
@@ -118,7 +129,17 @@ export class StatusWebhooks {
     for (let i = 0; i < ready.length; i += this.options.maxBatch) {
       const batch = ready.slice(i, i + this.options.maxBatch);
       for (const { message, update } of batch) this.state.statusReported(message.wamid, update.status, update.errors?.[0]?.code);
-      void this.sender.deliver(statusesWebhook(this.identity, batch.map(({ update }) => ({ ...update, timestamp }))));
+      void this.sender.deliver(statusesWebhook(this.identity, batch.map(({ update }) => ({ ...update, timestamp })), this.#contacts(batch)));
     }
+  }
+
+  /** The recipients of the batch's sent, delivered and read statuses, each once. */
+  #contacts(batch: readonly { message: AcceptedMessage; update: Omit<StatusUpdate, 'timestamp'> }[]): WebhookContact[] {
+    const contacts = new Map<string, WebhookContact>();
+    for (const { message, update } of batch) {
+      if (update.status === 'failed' || contacts.has(message.to)) continue;
+      contacts.set(message.to, message.byUserId ? { user_id: this.userIds.of(message.to) } : { wa_id: message.to, user_id: this.userIds.of(message.to) });
+    }
+    return [...contacts.values()];
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import http from 'node:http';
 import https from 'node:https';
 import axios from 'axios';
@@ -7,6 +8,7 @@ import type { Clock } from '../../domain/clock.js';
 import type { Logger } from '../../domain/logger.js';
 import { signBody } from '../webhook-signature.js';
 import type { SavedWebhook } from './sandbox-store.js';
+import { metaJson } from './webhook-payloads.js';
 import { DEFAULT_WEBHOOK_RETRY, nextRetryDelayMs, type WebhookRetryPolicy } from './webhook-retry.js';
 
 export interface WebhookSenderOptions {
@@ -20,8 +22,12 @@ export interface WebhookSenderOptions {
   logger?: Logger;
   /** Told when a webhook starts or stops waiting for a retry, to keep it across restarts. */
   onPendingChange?: (id: string) => void;
-  /** Random numbers in [0, 1) for the jitter; default Math.random. */
+  /** Random numbers in [0, 1) for the jitter, duplicates and delays; default Math.random. */
   random?: () => number;
+  /** Share of webhooks (0 to 1) whose POST goes a second time, as the platform sometimes does; default 0. */
+  duplicateProbability?: number;
+  /** Each POST (and each duplicate) waits a random time from 0 to this before it goes, so POSTs arrive out of order; default 0. */
+  maxDelayMs?: number;
 }
 
 interface PendingWebhook {
@@ -37,8 +43,9 @@ interface PendingWebhook {
 }
 
 /**
- * Delivers webhook bodies to the worker like Meta does: a JSON POST signed with
- * `X-Hub-Signature-256` over the exact bytes; one not answered with 2xx is retried with
+ * Delivers webhook bodies to the worker like Meta does: a JSON POST (non-ASCII escaped, see
+ * `metaJson`) signed with `X-Hub-Signature-256` over the exact bytes; optionally held back a
+ * random time and sometimes sent twice; one not answered with 2xx is retried with
  * exponential backoff for the configured time (Meta: up to 7 days). What waits for a retry is
  * bounded (the oldest is dropped beyond it, counted in `dropped`). `stop()` aborts what is in
  * flight and cancels the retries; the webhooks still waiting stay listed (`saved`) so that a
@@ -54,16 +61,21 @@ export class WebhookSender {
   dropped = 0;
   /** Retry attempts made (each POST after a webhook's first). */
   retries = 0;
+  /** Webhooks sent a second time on purpose (`duplicateProbability`). */
+  duplicated = 0;
   readonly #options: WebhookSenderOptions;
   readonly #retry: WebhookRetryPolicy;
   readonly #random: () => number;
   readonly #agents = [new http.Agent({ keepAlive: true, maxSockets: 16 }), new https.Agent({ keepAlive: true, maxSockets: 16 })] as const;
   readonly #pending = new Map<string, PendingWebhook>();
   readonly #inFlight = new Set<Promise<boolean>>();
+  readonly #duplicates = new Set<NodeJS.Timeout>();
   readonly #abort = new AbortController();
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #counter = 0;
   #stopped = false;
+  /** Webhooks waiting out their delay before the first POST. */
+  #held = 0;
 
   constructor(options: WebhookSenderOptions) {
     this.#options = options;
@@ -80,21 +92,39 @@ export class WebhookSender {
     return this.#pending.size;
   }
 
+  /** Webhooks on their way: held back by a delay, a duplicate still to go, or a POST under way. */
+  get inFlight(): number {
+    return this.#held + this.#duplicates.size + this.#inFlight.size;
+  }
+
   /**
    * Posts once; on failure the webhook waits for its retries. Resolves with whether this first
    * attempt got a 2xx. Without a URL nothing is sent (and nothing retried). After `stop()` the
    * webhook is not sent but kept as waiting, for a store to carry it over to the next start.
    */
   async deliver(payload: unknown): Promise<boolean> {
+    if (this.url === undefined) return false;
+    const body = Buffer.from(metaJson(payload));
+    const delayMs = this.#delay();
+    if (delayMs > 0 && !this.#stopped) {
+      this.#held += 1;
+      try {
+        await sleep(delayMs, undefined, { signal: this.#abort.signal });
+      } catch {
+        // Stopped while held back: kept as waiting, below.
+      } finally {
+        this.#held -= 1;
+      }
+    }
     const url = this.url;
     if (url === undefined) return false;
-    const body = Buffer.from(JSON.stringify(payload));
     if (this.#stopped) {
       this.#add(body);
       return false;
     }
     const ok = await this.#post(url, body, true);
     if (!ok) this.#add(body);
+    else if (this.#chance(this.#options.duplicateProbability ?? 0)) this.#duplicate(body);
     return ok;
   }
 
@@ -129,8 +159,10 @@ export class WebhookSender {
     }
   }
 
-  /** Forgets every waiting webhook (reset). */
+  /** Forgets every waiting webhook and duplicate still to go (reset). */
   clear(): void {
+    for (const timer of this.#duplicates) clearTimeout(timer);
+    this.#duplicates.clear();
     for (const entry of this.#pending.values()) clearTimeout(entry.timer);
     this.#pending.clear();
   }
@@ -139,12 +171,35 @@ export class WebhookSender {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#abort.abort();
+    for (const timer of this.#duplicates) clearTimeout(timer);
+    this.#duplicates.clear();
     for (const entry of this.#pending.values()) {
       clearTimeout(entry.timer);
       entry.timer = undefined;
     }
     await Promise.allSettled([...this.#inFlight]);
     for (const agent of this.#agents) agent.destroy();
+  }
+
+  #delay(): number {
+    const max = this.#options.maxDelayMs ?? 0;
+    return max > 0 ? Math.floor(this.#random() * (max + 1)) : 0;
+  }
+
+  #chance(p: number): boolean {
+    return p > 0 && (p >= 1 || this.#random() < p);
+  }
+
+  /** The same bytes once more, after their own delay; not retried (the first one arrived). */
+  #duplicate(body: Buffer): void {
+    const timer = setTimeout(() => {
+      this.#duplicates.delete(timer);
+      const url = this.url;
+      if (url === undefined || this.#stopped) return;
+      this.duplicated += 1;
+      void this.#post(url, body, false);
+    }, this.#delay());
+    this.#duplicates.add(timer);
   }
 
   #add(body: Buffer): void {
