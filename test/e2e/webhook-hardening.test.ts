@@ -286,7 +286,7 @@ describe('webhook hardening: correctly signed, hostile input', function () {
       for (const from of ['00491511234567', '1234567890123456789012', '4915300000001']) {
         const answer = await fetch(`${h.sandbox.url}/_sandbox/inbound`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ from, text: 'Hallo' }) });
         expect(answer.status, from).to.equal(400);
-        expect(((await answer.json()) as { error: string }).error, from).to.match(/^from: not a valid phone number/);
+        expect(((await answer.json()) as { error: { message: string } }).error.message, from).to.match(/^\(#100\) from: not a valid phone number/);
         const contactAnswer = await fetch(`${h.sandbox.url}/_sandbox/contacts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ phone: from, onWhatsApp: false }) });
         expect(contactAnswer.status, from).to.equal(400);
       }

@@ -18,6 +18,18 @@ describe('webhook: Meta-format input over HTTP into the real database', function
     preferences: await db().collection(PREFERENCE_EVENTS).countDocuments(),
   });
   const contactDoc = (id: string) => db().collection<{ _id: string }>(CONTACTS).findOne({ _id: id });
+  /**
+   * The worker's replies sent and every status of them posted by the sandbox (one per POST, as the
+   * platform does) and stored, so that counts taken next move only by the request under test.
+   */
+  const quiet = async () => {
+    await h.worker.deps.inbound.idle();
+    await waitFor('the sandbox to have posted every status', () => {
+      const stats = h.sandbox.webhookStats;
+      return h.sandbox.pendingStatuses === 0 && stats.inFlight === 0 && stats.pending === 0;
+    }, 100_000, 100);
+    await h.worker.deps.webhookBatches.idle();
+  };
 
   describe('GET handshake', () => {
     it('answers the challenge when the verify token matches, 403 otherwise', async () => {
@@ -100,7 +112,7 @@ describe('webhook: Meta-format input over HTTP into the real database', function
       })));
       expect((await h.postWebhook(body)).status).to.equal(200);
       await waitFor('the message to be handled', async () => (await h.worker.deps.events.inbound('wamid.REPLAY'))?.state === 'done');
-      await h.worker.deps.inbound.idle();
+      await quiet();
       const before = { counts: await counts(), contact: await contactDoc('+4915100000030'), sent: h.sandbox.messages({ to: '4915100000030' }).length };
       h.clock.advance(5000);
       const replay = await h.postWebhook(body);
@@ -148,6 +160,11 @@ describe('webhook: Meta-format input over HTTP into the real database', function
   });
 
   describe('bad input: a clear status and reason, nothing stored, the worker keeps serving', () => {
+    before(async function () {
+      this.timeout(120_000);
+      await quiet();
+    });
+
     const valid = envelope(entry(messagesChange({ contacts: [contact('4915100000099')], messages: [textMessage('4915100000099', 'wamid.BAD', 'Hallo')] })));
     const cases: { name: string; send: () => Promise<{ status: number; body: unknown }>; status: number; reason: RegExp }[] = [
       { name: 'a wrong signature', send: () => h.postWebhook(valid, { secret: 'not-the-app-secret' }), status: 401, reason: /does not match/ },
