@@ -168,4 +168,10 @@ export class BroadcastRepository {
     const batch = await this.#batches.findOneAndUpdate({ _id: batchId }, { $set: { done: false } });
     if (batch) await this.#refreshProgress(batch.broadcastId, now);
   }
+
+  /** When each of a topic's broadcasts since then was created, with its id (the simulator's history). */
+  async topicHistory(topic: string, since: Date): Promise<{ id: string; createdAt: Date }[]> {
+    const docs = await this.#broadcasts.find({ topic, createdAt: { $gte: since } }, { projection: { _id: 1, createdAt: 1 } }).sort({ createdAt: 1 }).toArray();
+    return docs.map((d) => ({ id: d._id, createdAt: d.createdAt }));
+  }
 }

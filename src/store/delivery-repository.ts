@@ -323,4 +323,14 @@ export class DeliveryRepository {
     }
     return out;
   }
+
+  /** Deliveries of these broadcasts that went out (sent, delivered or read): to whom and when (the simulator's history). */
+  async wentOut(broadcastIds: readonly string[]): Promise<{ contactKey: string; at: Date }[]> {
+    if (broadcastIds.length === 0) return [];
+    const docs = await this.#deliveries.find(
+      { broadcastId: { $in: [...broadcastIds] }, rank: { $gte: RANK.sent, $lte: RANK.read } },
+      { projection: { contactKey: 1, claimedAt: 1 } },
+    ).toArray();
+    return docs.filter((d) => d.claimedAt !== undefined).map((d) => ({ contactKey: d.contactKey, at: d.claimedAt as Date }));
+  }
 }

@@ -138,4 +138,10 @@ export class NudgeRepository {
   async byContact(contactKey: string): Promise<NudgeRecord[]> {
     return (await this.#nudges.find({ contactKey }).sort({ windowOf: 1 }).toArray()).map(toRecord);
   }
+
+  /** A topic's nudges sent since then: to whom, when, and when answered (the simulator's history). */
+  async sentOfTopic(topic: string, since: Date): Promise<{ contactKey: string; sentAt: Date; repliedAt?: Date }[]> {
+    const docs = await this.#nudges.find({ topic, state: 'sent', sentAt: { $gte: since } }, { projection: { contactKey: 1, sentAt: 1, repliedAt: 1 } }).toArray();
+    return docs.map((d) => ({ contactKey: d.contactKey, sentAt: d.sentAt as Date, ...(d.repliedAt ? { repliedAt: d.repliedAt } : {}) }));
+  }
 }

@@ -245,4 +245,13 @@ export class WebhookEventRepository {
     const claims = await this.#claims.deleteMany({ at: { $lt: before } });
     return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount + rejected.deletedCount + claims.deletedCount;
   }
+
+  /** Inbound messages timestamped in [since, until): only who and when, never the content (the simulator's history). */
+  async inboundTimes(since: Date, until: Date): Promise<{ contactKey: string; at: Date }[]> {
+    const docs = await this.#inbound.find(
+      { state: { $in: ['new', 'processing', 'done'] }, timestamp: { $gte: since, $lt: until } },
+      { projection: { contactKey: 1, timestamp: 1 } },
+    ).toArray();
+    return docs.map((d) => ({ contactKey: d.contactKey, at: d.timestamp }));
+  }
 }
