@@ -136,7 +136,7 @@ export async function broadcastReport(services: Services, id: string, options: {
   for (const item of billable) {
     const category = item.category.toUpperCase();
     const priced = category === 'MARKETING' || category === 'UTILITY' || category === 'AUTHENTICATION' ? category : 'UTILITY';
-    reported += priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: item.contactKey, at: broadcast.createdAt });
+    reported += priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: item.phone, at: broadcast.createdAt });
   }
   const reportWaitMs = options.reportWaitMs ?? DEFAULT_REPORT_WAIT_MS;
   const now = services.clock.now();

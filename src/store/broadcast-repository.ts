@@ -169,6 +169,27 @@ export class BroadcastRepository {
     if (batch) await this.#refreshProgress(batch.broadcastId, now);
   }
 
+  /** Broadcasts for an export, oldest first: of `topic`, in `status`, created at or after `since`, or by `ids`. */
+  async *select(filter: { topic?: string; status?: BroadcastStatus; since?: Date; ids?: readonly string[] }): AsyncGenerator<Broadcast> {
+    const query = {
+      ...(filter.topic !== undefined ? { topic: filter.topic } : {}), ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.since ? { createdAt: { $gte: filter.since } } : {}), ...(filter.ids ? { _id: { $in: [...filter.ids] } } : {}),
+    };
+    for await (const doc of this.#broadcasts.find(query).sort({ createdAt: 1 })) yield toBroadcast(doc);
+  }
+
+  /**
+   * Puts `replacement` in place of `key` wherever it bounds a batch (an erased contact's key must
+   * not stay behind). With the greatest remaining key below it, each batch still covers the same
+   * remaining contacts; without one, an open start and an end before every key.
+   */
+  async replaceBatchBoundary(key: string, replacement: string | undefined, mode: 'count' | 'delete'): Promise<number> {
+    if (mode === 'count') return this.#batches.countDocuments({ $or: [{ fromKey: key }, { toKey: key }] });
+    const from = await this.#batches.updateMany({ fromKey: key }, replacement === undefined ? { $unset: { fromKey: '' } } : { $set: { fromKey: replacement } });
+    const to = await this.#batches.updateMany({ toKey: key }, { $set: { toKey: replacement ?? '' } });
+    return from.modifiedCount + to.modifiedCount;
+  }
+
   /** When each of a topic's broadcasts since then was created, with its id (the simulator's history). */
   async topicHistory(topic: string, since: Date): Promise<{ id: string; createdAt: Date }[]> {
     const docs = await this.#broadcasts.find({ topic, createdAt: { $gte: since } }, { projection: { _id: 1, createdAt: 1 } }).sort({ createdAt: 1 }).toArray();

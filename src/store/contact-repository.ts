@@ -1,7 +1,8 @@
 import type { AnyBulkWriteOperation, Collection, Db, Filter } from 'mongodb';
+import type { ImportedConsent } from '../domain/contact-import.js';
 import { WINDOW_MS, type ConsentRecord, type SubscriptionState, type TopicSubscription } from '../domain/conversation.js';
 import type { PruneReason } from '../domain/pruning.js';
-import { bulkWrite, findByIds, type IndexDeclaration } from './database.js';
+import { bulkWrite, findByIds, insertUnique, type IndexDeclaration } from './database.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
 /** What changed a subscription; `prune`: the pruning pass ended it (the contact stopped replying). */
@@ -14,8 +15,8 @@ export interface Subscription {
   /** The inbound message that caused the change (when a message did). */
   messageId?: string;
   pendingSince?: Date;
-  /** How consent was given: kept while subscribed, and as evidence afterwards. */
-  consent?: ConsentRecord & { at: Date };
+  /** How consent was given (over WhatsApp, or collected elsewhere and imported): kept while subscribed, and as evidence afterwards. */
+  consent?: (ConsentRecord | ImportedConsent) & { at: Date };
   /** Why pruning ended it (with `source: 'prune'`; `changedAt` says when). */
   reason?: PruneReason;
 }
@@ -130,6 +131,52 @@ function unchangedSince(read: Pick<PruneCandidate, 'key' | 'lastInboundAt' | 'se
     ...(read.sentSinceReply > 0 ? { sentSinceReply: { $gte: read.sentSinceReply } } : {}),
     ...(read.unansweredTemplates > 0 ? { unansweredTemplates: { $gte: read.unansweredTemplates } } : {}),
   };
+}
+
+/**
+ * Which contacts an export takes; a field left out is not checked. `state` is the state of the
+ * subscription to `topic`, or without one to any of `topics`; `since`: subscribed to (or left)
+ * `topic` since then, or without a topic created since then.
+ */
+export interface ContactSelection {
+  topic?: string;
+  topics: readonly string[];
+  status?: ContactStatus;
+  state?: SubscriptionState;
+  since?: Date;
+}
+
+function selectionFilter(s: ContactSelection): Filter<ContactDoc> {
+  const filter: Filter<ContactDoc> = {};
+  if (s.status) filter.status = s.status;
+  if (s.topic !== undefined) {
+    const path = `subscriptions.${s.topic}`;
+    Object.assign(filter, s.state ? { [`${path}.state`]: s.state } : { [`${path}.state`]: { $exists: true } });
+    if (s.since) Object.assign(filter, { [`${path}.changedAt`]: { $gte: s.since } });
+  } else {
+    if (s.state) filter.$or = s.topics.map((t) => ({ [`subscriptions.${t}.state`]: s.state }));
+    if (s.since) filter.createdAt = { $gte: s.since };
+  }
+  return filter;
+}
+
+/** A contact an import creates: no inbound message yet, so no window. */
+export interface ImportedContact {
+  key: string;
+  phone?: string;
+  userId?: string;
+  language?: string;
+  name?: string;
+  subscription: Subscription;
+}
+
+/** An import's change to a known contact, guarded by what was read. */
+export interface ImportUpdate {
+  key: string;
+  read: { status: ContactStatus; state?: SubscriptionState; changedAt?: Date };
+  subscription: Subscription;
+  /** Set only where the contact has none. */
+  fill: { language?: string; profileName?: string };
 }
 
 function toContact(doc: ContactDoc): Contact {
@@ -357,5 +404,74 @@ export class ContactRepository {
       topics[topic] = s.pendingSince ? { state: s.state, pendingSince: s.pendingSince } : { state: s.state };
     }
     return topics;
+  }
+
+  /** The contacts an export takes, in key order, streamed from one cursor. */
+  async *select(selection: ContactSelection, batchSize = 1000): AsyncGenerator<Contact> {
+    for await (const doc of this.#contacts.find(selectionFilter(selection)).sort({ _id: 1 }).batchSize(batchSize)) yield toContact(doc);
+  }
+
+  async countSelected(selection: ContactSelection): Promise<number> {
+    return this.#contacts.countDocuments(selectionFilter(selection));
+  }
+
+  /** The key of each contact: its number, else the contact known by its user id, else `user:<id>`. */
+  async keysOf(ids: readonly { phone?: string; userId?: string }[]): Promise<string[]> {
+    const known = await this.keysByUserId(ids.flatMap((i) => (i.phone === undefined && i.userId !== undefined ? [i.userId] : [])));
+    return ids.map((i) => i.phone ?? known.get(i.userId ?? '') ?? `user:${i.userId ?? ''}`);
+  }
+
+  /** Creates imported contacts (status active, counters at 0, no `lastInboundAt`); false where the key exists already. */
+  async insertImported(topic: string, contacts: readonly ImportedContact[], now: Date): Promise<boolean[]> {
+    return insertUnique(this.#contacts, contacts.map((c) => ({
+      _id: c.key, status: 'active' as const, subscriptions: { [topic]: c.subscription }, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now,
+      ...(c.phone ? { phone: c.phone, waId: c.phone.slice(1) } : {}), ...(c.userId ? { userId: c.userId } : {}),
+      ...(c.language ? { language: c.language } : {}), ...(c.name ? { profileName: c.name } : {}),
+    })));
+  }
+
+  /**
+   * Subscribes known contacts to `topic` with imported consent in one bulk write, each guarded
+   * by what was read (status, and the topic's state and `changedAt`); a lapsed contact becomes
+   * active. Returns the keys that now hold the given subscription (by its consent time and
+   * source); the others changed in between and need deciding again.
+   */
+  async subscribeImported(topic: string, updates: readonly ImportUpdate[], now: Date): Promise<Set<string>> {
+    if (updates.length === 0) return new Set();
+    const path = `subscriptions.${topic}`;
+    const result = await this.#contacts.bulkWrite(updates.map((u) => ({
+      updateOne: {
+        filter: { _id: u.key, status: u.read.status, [`${path}.state`]: u.read.state ?? { $exists: false }, [`${path}.changedAt`]: u.read.changedAt ?? { $exists: false } },
+        update: {
+          $set: { [path]: u.subscription, status: u.read.status === 'lapsed' ? 'active' : u.read.status, updatedAt: now, ...(u.fill.language ? { language: u.fill.language } : {}), ...(u.fill.profileName ? { profileName: u.fill.profileName } : {}) },
+          ...(u.read.status === 'lapsed' ? { $unset: { lapsedAt: '' } } : {}),
+        },
+      },
+    })), { ordered: false });
+    if (result.matchedCount === updates.length) return new Set(updates.map((u) => u.key));
+    const stored = new Map((await findByIds(this.#contacts, updates.map((u) => u.key), { _id: 1, [path]: 1 })).map((d) => [d._id, d.subscriptions?.[topic]]));
+    return new Set(updates.filter((u) => {
+      const held = stored.get(u.key);
+      return held?.state === 'subscribed' && held.source === 'import' && held.consent?.at.getTime() === u.subscription.consent?.at.getTime();
+    }).map((u) => u.key));
+  }
+
+  /** Every contact an erasure names: the number as key or field, the user id as key or field. */
+  async findForErasure(id: { phone?: string; userId?: string }): Promise<Contact[]> {
+    const or: Filter<ContactDoc>[] = [];
+    if (id.phone) or.push({ _id: id.phone }, { phone: id.phone });
+    if (id.userId) or.push({ _id: `user:${id.userId}` }, { userId: id.userId });
+    if (or.length === 0) return [];
+    return (await this.#contacts.find({ $or: or }).toArray()).map(toContact);
+  }
+
+  async deleteKeys(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return (await this.#contacts.deleteMany({ _id: { $in: [...keys] } })).deletedCount;
+  }
+
+  /** The greatest contact key below `key`: what an erased key that bounds a batch is replaced with. */
+  async keyBefore(key: string): Promise<string | undefined> {
+    return (await this.#contacts.find({ _id: { $lt: key } }, { projection: { _id: 1 } }).sort({ _id: -1 }).limit(1).next())?._id;
   }
 }

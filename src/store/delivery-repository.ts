@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
+import { anyOf } from './regex.js';
 import { TickBatcher } from './tick-batcher.js';
 
 /**
@@ -71,6 +73,34 @@ export const DELIVERIES = 'deliveries';
 /** One document per retry attempt: the unique `_id` lets one worker win each attempt. */
 export const DELIVERY_ATTEMPTS = 'delivery_attempts';
 
+/**
+ * Deliveries of erased contacts, kept only as counts: one document per broadcast and group of
+ * state, kind, reason and reported pricing (with the calling code, to price it), no contact.
+ * `absorbed` holds, for a moment, the id of a delivery being counted in before it is deleted,
+ * so an erasure that dies in between and runs again counts nothing twice.
+ */
+export const ERASED_DELIVERIES = 'erased_deliveries';
+
+interface ErasedGroupDoc {
+  _id: string;
+  broadcastId: string;
+  state: DeliveryState;
+  rank: number;
+  reason?: string;
+  kind?: 'session' | 'template';
+  billable?: boolean;
+  category?: string;
+  callingCode?: string;
+  n: number;
+  cost: number;
+  absorbed: string[];
+}
+
+export const erasedDeliveryIndexes: IndexDeclaration = {
+  collection: ERASED_DELIVERIES,
+  indexes: [{ name: 'erased_deliveries_broadcast', key: { broadcastId: 1 } }],
+};
+
 export const deliveryIndexes: IndexDeclaration = {
   collection: DELIVERIES,
   indexes: [
@@ -106,6 +136,7 @@ export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
   readonly #attempts: Collection<{ _id: string; at: Date }>;
   readonly #pseudonyms: Pseudonyms;
+  readonly #erased: Collection<ErasedGroupDoc>;
   /** First claims made at the same moment (the lanes of a fan-out) go in one insert. */
   readonly #firstClaims = new TickBatcher<DeliveryDoc, boolean>((docs) => this.#insertClaims(docs));
   /** Sent marks made at the same moment go in one bulk write. */
@@ -118,6 +149,7 @@ export class DeliveryRepository {
     this.#deliveries = db.collection<DeliveryDoc>(DELIVERIES);
     this.#attempts = db.collection<{ _id: string; at: Date }>(DELIVERY_ATTEMPTS);
     this.#pseudonyms = new Pseudonyms(db);
+    this.#erased = db.collection<ErasedGroupDoc>(ERASED_DELIVERIES);
   }
 
   /** The delivery ids of this database (the first call reads its pseudonym key). */
@@ -299,18 +331,30 @@ export class DeliveryRepository {
     return this.#deliveries.countDocuments({ broadcastId, resentUnknown: true });
   }
 
-  /** Deliveries Meta reported as billable, with the category it charged. */
-  async billable(broadcastId: string): Promise<{ contactKey: string; category: string }[]> {
+  /**
+   * Deliveries Meta reported as billable, with the category it charged and the number it is
+   * priced by: the contact key, or for an erased contact's delivery only its calling code (`+49`).
+   */
+  async billable(broadcastId: string): Promise<{ phone: string | undefined; category: string }[]> {
     const docs = await this.#deliveries.find({ broadcastId, 'pricing.billable': true }, { projection: { contactKey: 1, 'pricing.category': 1 } }).toArray();
-    return docs.map((d) => ({ contactKey: d.contactKey, category: d.pricing?.category ?? 'utility' }));
+    const erased = await this.#erased.find({ broadcastId, billable: true }).toArray();
+    return [
+      ...docs.map((d) => ({ phone: d.contactKey, category: d.pricing?.category ?? 'utility' })),
+      ...erased.flatMap((e) => Array.from({ length: e.n }, () => ({ phone: e.callingCode, category: e.category ?? 'utility' }))),
+    ];
   }
 
   /** Counts by state, kind and reason, and the estimated and reported cost, of one broadcast. */
   async totals(broadcastId: string): Promise<{ byState: Record<string, number>; byReason: Record<string, number>; byKind: Record<string, number>; estimatedCost: number; billable: number; open: number }> {
+    // Erased contacts' deliveries count from their groups (a delivery caught between being
+    // counted in and deleted counts from its group only).
+    const erased = await this.#erased.find({ broadcastId }).toArray();
+    const absorbed = erased.flatMap((e) => e.absorbed);
     const rows = await this.#deliveries.aggregate<{ _id: { state: DeliveryState; rank: number; reason?: string; kind?: string; billable?: boolean }; n: number; cost: number }>([
-      { $match: { broadcastId } },
+      { $match: absorbed.length > 0 ? { broadcastId, _id: { $nin: absorbed } } : { broadcastId } },
       { $group: { _id: { state: '$state', rank: '$rank', reason: '$reason', kind: '$kind', billable: '$pricing.billable' }, n: { $sum: 1 }, cost: { $sum: '$estimatedCost' } } },
     ]).toArray();
+    for (const e of erased) rows.push({ _id: { state: e.state, rank: e.rank, ...(e.reason ? { reason: e.reason } : {}), ...(e.kind ? { kind: e.kind } : {}), ...(e.billable !== undefined ? { billable: e.billable } : {}) }, n: e.n, cost: e.cost });
     const out = { byState: {} as Record<string, number>, byReason: {} as Record<string, number>, byKind: {} as Record<string, number>, estimatedCost: 0, billable: 0, open: 0 };
     for (const { _id: group, n, cost } of rows) {
       const _id = { ...group, state: effectiveState(group.state, group.rank) };
@@ -322,6 +366,68 @@ export class DeliveryRepository {
       if (_id.state === 'sending' || _id.state === 'retrying') out.open += n;
     }
     return out;
+  }
+
+  /** A broadcast's deliveries for an export, streamed from one cursor; `state` as the record reads. */
+  async *ofBroadcast(broadcastId: string, state?: DeliveryState, batchSize = 1000): AsyncGenerator<Delivery> {
+    for await (const doc of this.#deliveries.find({ broadcastId }).batchSize(batchSize)) {
+      const delivery = toDelivery(doc);
+      if (state === undefined || delivery.state === state) yield delivery;
+    }
+  }
+
+  /**
+   * Per contact, in key order: how many deliveries were not skipped or failed, and their
+   * estimated cost (what a broadcast's totals count), from one aggregation.
+   */
+  async *costByContact(): AsyncGenerator<{ contactKey: string; messages: number; estimatedCost: number }> {
+    const cursor = this.#deliveries.aggregate<{ _id: string; messages: number; estimatedCost: number }>([
+      { $match: { state: { $nin: ['skipped', 'failed'] }, rank: { $nin: [RANK.failed, RANK.skipped] } } },
+      { $group: { _id: '$contactKey', messages: { $sum: 1 }, estimatedCost: { $sum: '$estimatedCost' } } },
+      { $sort: { _id: 1 } },
+    ], { allowDiskUse: true });
+    for await (const row of cursor) yield { contactKey: row._id, messages: row.messages, estimatedCost: row.estimatedCost };
+  }
+
+  /**
+   * Erases the deliveries of these contacts (or with `count` only counts them): each is first
+   * counted into its broadcast's erased groups (so totals, costs and metrics stay right), then
+   * deleted with its retry attempts. One still to be sent counts as skipped, reason `erased`.
+   * Safe to run again after a crash: a delivery counted in but not deleted is not counted twice.
+   */
+  async eraseContacts(keys: readonly string[], callingCodeOf: (key: string) => string | undefined, mode: 'count' | 'delete'): Promise<{ deliveries: number; attempts: number }> {
+    const filter = { contactKey: { $in: [...keys] } };
+    if (keys.length === 0) return { deliveries: 0, attempts: 0 };
+    const pseudonymOf = await this.#pseudonyms.pseudonymizer();
+    const ids = keys.map(pseudonymOf);
+    const attemptsOf = { _id: { $regex: anyOf(ids, '^dl:[^#]*:', '#') } };
+    if (mode === 'count') return { deliveries: await this.#deliveries.countDocuments(filter), attempts: await this.#attempts.countDocuments(attemptsOf) };
+    let deliveries = 0;
+    for await (const doc of this.#deliveries.find(filter)) {
+      const open = doc.rank === 0 && (doc.state === 'sending' || doc.state === 'retrying');
+      const billable = doc.pricing?.billable;
+      const group = {
+        broadcastId: doc.broadcastId, state: open ? 'skipped' as const : doc.state, rank: open ? RANK.skipped : doc.rank,
+        ...(open ? { reason: 'erased' } : doc.reason ? { reason: doc.reason } : {}), ...(doc.kind ? { kind: doc.kind } : {}),
+        ...(billable !== undefined ? { billable } : {}), ...(billable ? { category: doc.pricing?.category ?? 'utility', callingCode: callingCodeOf(doc.contactKey) } : {}),
+      };
+      const _id = `${doc.broadcastId}|${createHash('sha256').update(JSON.stringify(group)).digest('base64url').slice(0, 16)}`;
+      try {
+        await this.#erased.updateOne({ _id, absorbed: { $ne: doc._id } }, { $inc: { n: 1, cost: doc.estimatedCost ?? 0 }, $push: { absorbed: doc._id }, $setOnInsert: group }, { upsert: true });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err; // counted in by an erasure that stopped before deleting it
+      }
+      await this.#deliveries.deleteOne({ _id: doc._id });
+      await this.#erased.updateOne({ _id }, { $pull: { absorbed: doc._id } });
+      deliveries += 1;
+    }
+    // Ids an erasure that died after the delete left in `absorbed`.
+    for (const e of await this.#erased.find({ absorbed: { $regex: anyOf(ids, '^dl:.*:', '$') } }, { projection: { absorbed: 1 } }).toArray()) {
+      const left = e.absorbed.filter((id) => ids.some((p) => id.endsWith(`:${p}`)));
+      await this.#erased.updateOne({ _id: e._id }, { $pull: { absorbed: { $in: left } } });
+    }
+    const attempts = (await this.#attempts.deleteMany(attemptsOf)).deletedCount;
+    return { deliveries, attempts };
   }
 
   /** Deliveries of these broadcasts that went out (sent, delivered or read): to whom and when (the simulator's history). */

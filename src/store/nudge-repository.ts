@@ -139,6 +139,12 @@ export class NudgeRepository {
     return (await this.#nudges.find({ contactKey }).sort({ windowOf: 1 }).toArray()).map(toRecord);
   }
 
+  /** Deletes (or with `count` only counts) the nudge records of these contacts. */
+  async eraseContacts(keys: readonly string[], mode: 'count' | 'delete'): Promise<number> {
+    const filter = { contactKey: { $in: [...keys] } };
+    return mode === 'count' ? this.#nudges.countDocuments(filter) : (await this.#nudges.deleteMany(filter)).deletedCount;
+  }
+
   /** A topic's nudges sent since then: to whom, when, and when answered (the simulator's history). */
   async sentOfTopic(topic: string, since: Date): Promise<{ contactKey: string; sentAt: Date; repliedAt?: Date }[]> {
     const docs = await this.#nudges.find({ topic, state: 'sent', sentAt: { $gte: since } }, { projection: { contactKey: 1, sentAt: 1, repliedAt: 1 } }).toArray();

@@ -54,4 +54,17 @@ export class SuppressionRepository {
     const doc = await this.#suppressions.findOne({ _id: this.hash(phone) });
     return doc ? { reason: doc.reason, at: doc.at } : undefined;
   }
+
+  /** The suppression records of these numbers (or contact keys), by key, in one query. */
+  async findMany(keys: readonly string[]): Promise<Map<string, { reason: SuppressionReason; at: Date }>> {
+    if (keys.length === 0) return new Map();
+    const byHash = new Map(keys.map((k) => [this.hash(k), k]));
+    const docs = await findByIds(this.#suppressions, [...byHash.keys()]);
+    return new Map(docs.map((d) => [byHash.get(d._id) as string, { reason: d.reason, at: d.at }]));
+  }
+
+  /** Lifts the suppressions of these numbers (or contact keys) in one query. */
+  async liftMany(keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await this.#suppressions.deleteMany({ _id: { $in: keys.map((k) => this.hash(k)) } });
+  }
 }

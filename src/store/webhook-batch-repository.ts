@@ -73,4 +73,15 @@ export class WebhookBatchRepository {
   async count(): Promise<number> {
     return this.#batches.countDocuments();
   }
+
+  /** Batches still waiting to be stored whose body holds any of these strings (an erased contact's number or user id). */
+  async countMentioning(needles: readonly string[]): Promise<number> {
+    if (needles.length === 0) return 0;
+    let count = 0;
+    for await (const doc of this.#batches.find({}, { projection: { body: 1 } })) {
+      const body = Buffer.from(doc.body.buffer);
+      if (needles.some((n) => body.includes(n))) count += 1;
+    }
+    return count;
+  }
 }

@@ -1,7 +1,8 @@
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import { insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
+import { anyOf } from './regex.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
 
@@ -121,6 +122,17 @@ async function insertNew<T extends { _id: string }>(collection: Collection<T>, d
   const stored = await insertUnique(collection, docs);
   return new Set(docs.filter((_, i) => stored[i]).map((d) => d._id));
 }
+
+/** Everything that names one contact in stored events: contact keys, numbers, wa_ids and user ids. */
+export interface ContactNames {
+  keys: readonly string[];
+  phones: readonly string[];
+  waIds: readonly string[];
+  userIds: readonly string[];
+}
+
+/** What an erasure found (or removed) per collection. */
+export type ErasureCounts = Record<string, number>;
 
 export class WebhookEventRepository {
   readonly #inbound: Collection<InboundDoc>;
@@ -244,6 +256,38 @@ export class WebhookEventRepository {
     const rejected = await this.#rejected.deleteMany({ receivedAt: { $lt: before } });
     const claims = await this.#claims.deleteMany({ at: { $lt: before } });
     return inbound.deletedCount + statuses.deletedCount + preferences.deletedCount + rejected.deletedCount + claims.deletedCount;
+  }
+
+  /**
+   * Deletes (or with `count` only counts) every stored event that names the contact: inbound
+   * messages (by contact key, number, wa_id, user id, or the sender's pseudonym in the id) and
+   * their claims, status webhooks (by recipient, or callback data holding their delivery or
+   * reply id), preference events. Refused parts of batches hold no number and stay.
+   */
+  async eraseContact(names: ContactNames, mode: 'count' | 'delete'): Promise<ErasureCounts> {
+    const pseudonymOf = await this.#pseudonyms.pseudonymizer();
+    const senders = [...names.waIds, ...names.userIds.map((u) => `user:${u}`)].map(pseudonymOf);
+    const keys = names.keys.map(pseudonymOf);
+    const $in = (values: readonly string[]) => ({ $in: [...values] });
+    const bySender = senders.length > 0 ? [{ _id: { $regex: anyOf(senders, '^', '\\|') } }] : [];
+    const inbound = { $or: [{ contactKey: $in(names.keys) }, { 'event.from': $in(names.waIds) }, { 'event.phone': $in(names.phones) }, { 'event.userId': $in(names.userIds) }, ...bySender] };
+    const statuses = { $or: [
+      { 'event.recipientId': $in([...names.waIds, ...names.userIds]) }, { 'event.recipientPhone': $in(names.phones) }, { 'event.recipientUserId': $in(names.userIds) },
+      ...(keys.length > 0 ? [{ 'event.callbackData': { $regex: anyOf(keys, '^dl:.*:', '$') } }] : []),
+      ...(senders.length > 0 ? [{ 'event.callbackData': { $regex: anyOf(senders, '^reply:', '\\|') } }] : []),
+    ] };
+    const preferences = { $or: [{ contactKey: $in(names.keys) }, { 'event.waId': $in(names.waIds) }, { 'event.phone': $in(names.phones) }, { 'event.userId': $in(names.userIds) }, ...(senders.length > 0 ? [{ _id: { $regex: anyOf(senders, '^', ':') } }] : [])] };
+    const claims = senders.length > 0 ? { _id: { $regex: anyOf(senders, '^', '\\|') } } : undefined;
+    const run = async <T extends { _id: string }>(collection: Collection<T>, filter: Filter<T> | undefined): Promise<number> => {
+      if (!filter) return 0;
+      return mode === 'count' ? collection.countDocuments(filter) : (await collection.deleteMany(filter)).deletedCount;
+    };
+    return {
+      [INBOUND]: await run(this.#inbound, inbound as Filter<InboundDoc>),
+      [INBOUND_CLAIMS]: await run(this.#claims, claims as Filter<{ _id: string; at: Date }> | undefined),
+      [STATUS_EVENTS]: await run(this.#statuses, statuses as Filter<StatusDoc>),
+      [PREFERENCE_EVENTS]: await run(this.#preferences, preferences as Filter<PreferenceDoc>),
+    };
   }
 
   /** Inbound messages timestamped in [since, until): only who and when, never the content (the simulator's history). */
