@@ -64,7 +64,7 @@ describe('npm run seed and the consent buttons, against a running worker and its
 
     const wrong = await post({ from, button: { id: 'yes' } });
     expect(wrong.status).to.equal(400);
-    expect(((await wrong.json()) as { error: string }).error).to.include('its buttons: "yes:fallzahlen" (Ja), "no:fallzahlen" (Nein)');
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).to.include('its buttons: "yes:fallzahlen" (Ja), "no:fallzahlen" (Nein)');
     expect((await post({ from, button: { id: 'yes:fallzahlen' } })).status).to.equal(200);
     await waitFor('the contact to be subscribed', async () => (await contact(`+${from}`))?.subscriptions.fallzahlen?.state === 'subscribed', 60_000, 200);
     expect((await contact(`+${from}`))?.subscriptions.fallzahlen?.consent?.source).to.equal('button');
