@@ -1,4 +1,5 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
+import { WINDOW_MS } from '../domain/conversation.js';
 import type { NudgeEstimate } from '../domain/keeper-policy.js';
 import { insertUnique, type IndexDeclaration } from './database.js';
 
@@ -90,7 +91,8 @@ export class NudgeRepository {
   async recordReplies(replies: readonly { contactKey: string; at: Date }[]): Promise<number> {
     if (replies.length === 0) return 0;
     const result = await this.#nudges.bulkWrite(replies.map(({ contactKey, at }) => ({
-      updateMany: { filter: { contactKey, state: 'sent', sentAt: { $lte: at }, repliedAt: { $exists: false } }, update: { $set: { repliedAt: at } } },
+      // Only a nudge whose window was still open when they wrote: an answer to it.
+      updateMany: { filter: { contactKey, state: 'sent', sentAt: { $lte: at }, windowOf: { $gt: new Date(at.getTime() - WINDOW_MS) }, repliedAt: { $exists: false } }, update: { $set: { repliedAt: at } } },
     })), { ordered: false });
     return result.modifiedCount;
   }

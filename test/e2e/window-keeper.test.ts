@@ -64,6 +64,10 @@ describe('window keeper end to end: the nudge before the window closes', functio
     await pass(h);
     expect(nudgesTo(h, waId)).to.have.length(1);
     expect(await records(h, waId)).to.have.length(1);
+
+    // A message after the nudge's window closed is not an answer to it.
+    await h.sandbox.inbound({ from: waId, text: 'Hallo' });
+    expect((await records(h, waId))[0]?.repliedAt).to.equal(undefined);
   });
 
   it('a message from the contact moves the window, and the nudge with it', async () => {
