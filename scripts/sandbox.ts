@@ -7,7 +7,7 @@ import { systemClock } from '../src/app/system-clock.js';
 import { ConfigError } from '../src/domain/errors.js';
 import { SandboxStateRepository } from '../src/store/sandbox-state-repository.js';
 import { parseTemplates } from '../src/whatsapp/sandbox/approved-templates.js';
-import { startSandbox, type SandboxOptions } from '../src/whatsapp/sandbox/sandbox-server.js';
+import { NO_QUIRKS, startSandbox, type SandboxOptions } from '../src/whatsapp/sandbox/sandbox-server.js';
 import { MAX_RETRY_FOR_MS } from '../src/whatsapp/sandbox/webhook-retry.js';
 import { runCommand, UsageError, type FlagValues } from './cli/run-command.js';
 
@@ -131,7 +131,9 @@ runCommand({ name: 'npm run sandbox', help: HELP, flags: FLAGS }, async ({ value
     throw new ConfigError(`--port ${options.port ?? ''}: the port is already in use on ${options.host ?? '127.0.0.1'} (choose another with --port, or 0 to pick a free one)`, { cause: err });
   });
   const kept = database ? `kept in database ${config.database.name}` : 'in memory';
-  console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)}, state: ${kept})`);
+  const q = { ...NO_QUIRKS, ...options.quirks };
+  const quirks = [q.statusBatch > 1 && `up to ${q.statusBatch} statuses per POST`, q.outOfOrder > 0 && `read before delivered ${q.outOfOrder}`, q.duplicates > 0 && `duplicates ${q.duplicates}`, q.delayMs > 0 && `delays up to ${q.delayMs} ms`].filter(Boolean);
+  console.log(`WhatsApp sandbox listening on ${sandbox.url} (webhooks: ${options.webhookUrl ?? 'none'}, mps: ${options.mps === 0 ? 'off' : String(options.mps)}, state: ${kept}, outside window: ${options.outsideWindow ?? 'failed-status'}${quirks.length > 0 ? `, ${quirks.join(', ')}` : ''})`);
   // Runs until a signal has stopped it.
   return new Promise<number>((resolve) => {
     const remove = stopOnSignals(

@@ -62,6 +62,9 @@ describe('npm run sandbox: webhook retries and --persist', function () {
       expect(result.code, flag).to.equal(2);
       expect(result.stderr.trim()).to.equal(`error: ${flag ?? ''}: expected ${expected ?? ''}, got ${JSON.stringify(value)} (see npm run sandbox -- --help)`);
     }
+    const untidy = await startSandbox(['--outside-window', 'error', '--status-batch', '5', '--out-of-order', '0.2', '--duplicate-webhooks', '0.5', '--webhook-delay', '250']);
+    expect(untidy.process.stdout).to.include('outside window: error, up to 5 statuses per POST, read before delivered 0.2, duplicates 0.5, delays up to 250 ms)');
+    await stop(untidy.process);
   });
 
   it('with --persist, a window and the messages survive a stop and a start; without it they do not', async () => {
