@@ -7,7 +7,7 @@ import { loadDailyRunSettings } from '../src/app/daily-runs.js';
 import { dailyStatus, describeRun, formatDailyStatus, formatDryRun, runView } from '../src/app/daily-status.js';
 import { Releasers } from '../src/app/lifecycle.js';
 import { createLogger } from '../src/app/logger.js';
-import { createScheduler, type Scheduler } from '../src/app/scheduler.js';
+import { lazyScheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
 import { formatWallTime } from '../src/domain/cron-schedule.js';
@@ -74,14 +74,7 @@ runCommand({ name: 'npm run daily', help: HELP, flags: FLAGS, json: true }, asyn
     }
 
     // Only a run that publishes schedules a job (the plan); the scheduler is never started here.
-    let scheduler: Scheduler | undefined;
-    const jobs = (): Scheduler => {
-      if (scheduler) return scheduler;
-      const created = createScheduler({ db: database.db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
-      releasers.add('scheduler', () => created.stop(0));
-      scheduler = created;
-      return created;
-    };
+    const jobs = lazyScheduler(database.db, config, logger, releasers);
     const deps: DailyRunDeps = {
       services, runs, settings, sandboxUrl, logger,
       schedulePlan: (broadcastId) => jobs().scheduleUnique('plan-broadcast', { broadcastId }, 'broadcastId', systemClock.now()),

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvFile } from '../config/index.js';
 import { openAppDatabase } from '../src/app/app-database.js';
 import { eraseContact, planErasure, type ErasureResult } from '../src/app/forget.js';
@@ -9,6 +8,7 @@ import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
 import { maskContactId, parseContactId } from '../src/domain/contact-id.js';
 import { PermanentError } from '../src/domain/errors.js';
+import { confirm } from './cli/confirm.js';
 import { RefusedError, runCommand, UsageError } from './cli/run-command.js';
 
 const HELP = `Usage: npm run forget -- PHONE|BSUID [--yes] [--json]
@@ -28,15 +28,6 @@ consent is newer, can.
 Exit codes: 2 not a number or BSUID, or no contact and nothing stored names them; 3 not confirmed.`;
 
 const FLAGS = { yes: { type: 'boolean' } } as const;
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
 
 function listCounts(counts: Record<string, number>): string {
   return Object.entries(counts).map(([collection, n]) => `${collection} ${n}`).join(', ');

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { loadConfig, readEnvFile } from '../config/index.js';
 import { openAppDatabase } from '../src/app/app-database.js';
 import { Releasers } from '../src/app/lifecycle.js';
@@ -8,11 +7,12 @@ import { watchBroadcast } from '../src/app/broadcast-watch.js';
 import { broadcastReport, createBroadcast, DEFAULT_REPORT_WAIT_MS, planBroadcast, prepareBroadcast, resumeBroadcast, type PublishRequest } from '../src/app/publish.js';
 import { describeStatus, formatPlan, formatReport, progressDetail, progressFigures } from '../src/app/publish-format.js';
 import { findUnknown, resendUnknown } from '../src/app/resend-unknown.js';
-import { createScheduler, type Scheduler } from '../src/app/scheduler.js';
+import { lazyScheduler } from '../src/app/scheduler.js';
 import { buildServices, loadContentConfig } from '../src/app/services.js';
 import { systemClock } from '../src/app/system-clock.js';
 import { maskPhone } from '../src/domain/mask-phone.js';
 import { progressOutput } from './cli/progress.js';
+import { confirm } from './cli/confirm.js';
 import { RefusedError, runCommand, UsageError } from './cli/run-command.js';
 
 const HELP = `Usage: npm run publish -- --topic T (--text "..." | --data FILE.json) [--template NAME] [--key K] [--dry-run] [--json] [--yes]
@@ -77,15 +77,6 @@ function readData(path: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, async ({ values: args, json, print }) => {
   const modes = [args.status, args.resume, args.topic, args['resend-unknown']].filter((v) => v !== undefined).length;
   if (modes !== 1) throw new UsageError('give exactly one of --topic, --status, --resume or --resend-unknown');
@@ -115,14 +106,7 @@ runCommand({ name: 'npm run publish', help: HELP, flags: FLAGS, json: true }, as
     releasers.add('database', () => database.close());
     const services = buildServices(config, logger, systemClock, database.db, content);
     // Only the commands that schedule jobs create the scheduler; it is never started here.
-    let scheduler: Scheduler | undefined;
-    const jobs = (): Scheduler => {
-      if (scheduler) return scheduler;
-      const created = createScheduler({ db: database.db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
-      releasers.add('scheduler', () => created.stop(0));
-      scheduler = created;
-      return created;
-    };
+    const jobs = lazyScheduler(database.db, config, logger, releasers);
 
     if (args.status !== undefined && !args.watch) {
       const report = await broadcastReport(services, args.status, { reportWaitMs });

@@ -2,8 +2,10 @@ import { hostname } from 'node:os';
 import { Agenda, type Job } from 'agenda';
 import { MongoBackend } from '@agendajs/mongo-backend';
 import type { Db } from 'mongodb';
+import type { Config } from '../../config/index.js';
 import type { JobDefinition } from './job-definition.js';
 import { backoff, DEFAULT_BACKOFF } from '../domain/backoff.js';
+import type { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
 
 export type SchedulerState = 'stopped' | 'running' | 'draining';
@@ -126,5 +128,20 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
       await agenda.stop(false);
       state = 'stopped';
     },
+  };
+}
+
+/**
+ * For a command that may schedule a job but never runs any: the scheduler is created on first
+ * use (its stop registered), never started.
+ */
+export function lazyScheduler(db: Db, config: Config, logger: Logger, releasers: Releasers): () => Scheduler {
+  let scheduler: Scheduler | undefined;
+  return () => {
+    if (scheduler) return scheduler;
+    const created = createScheduler({ db, logger, pollIntervalMs: config.jobs.pollIntervalMs, lockLifetimeMs: config.jobs.lockLifetimeMs, jobs: [] });
+    releasers.add('scheduler', () => created.stop(0));
+    scheduler = created;
+    return created;
   };
 }
