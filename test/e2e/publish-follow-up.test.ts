@@ -6,6 +6,8 @@ import { MongoClient, type Db } from 'mongodb';
 import { systemClock } from '../../src/app/system-clock.js';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
 import { DELIVERIES, DELIVERY_ATTEMPTS, DeliveryRepository, type DeliveryIds } from '../../src/store/delivery-repository.js';
+import { WEBHOOK_BATCHES } from '../../src/store/webhook-batch-repository.js';
+import { STATUS_EVENTS } from '../../src/store/webhook-event-repository.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { spawnCommand } from '../support/command-process.js';
 import { runPublish } from '../support/publish-process.js';
@@ -33,6 +35,12 @@ describe('npm run publish after sending: --status, --watch and --resend-unknown 
   let client: MongoClient;
   let db: Db;
   let sandbox: Sandbox;
+  /** Every status the sandbox planned is sent, stored and applied by the worker. */
+  const statusesApplied = () => waitFor('every status webhook to be sent, stored and applied', async () => {
+    const { inFlight, pending } = sandbox.webhookStats;
+    return sandbox.pendingStatuses === 0 && inFlight === 0 && pending === 0
+      && (await db.collection(WEBHOOK_BATCHES).countDocuments()) === 0 && (await db.collection(STATUS_EVENTS).countDocuments({ applied: false })) === 0;
+  }, 60_000, 100);
   let worker: WorkerProcess;
   let webhookUrl: string;
   let phones: string[];
@@ -152,6 +160,7 @@ describe('npm run publish after sending: --status, --watch and --resend-unknown 
       id = await publish();
       await waitDone(id);
       await waitFor('every status webhook to be applied', async () => sandbox.pendingStatuses === 0 && (await runPublish(env(), ['--status', id, '--json'])).stdout.includes('"settled":true'), 120_000, 250);
+      await statusesApplied();
       // Two deliveries as the broadcast sweep leaves them when their worker died between the
       // claim and the request and no status ever came: `unknown`, never resent by the worker.
       lost = phones.slice(0, 2);
@@ -199,7 +208,8 @@ describe('npm run publish after sending: --status, --watch and --resend-unknown 
     it('the text answer says that a running worker sends them', async () => {
       const other = await publish();
       await waitDone(other);
-      await waitFor('the statuses of the last broadcast', () => sandbox.pendingStatuses === 0, 60_000);
+      // Every status of it sent, stored and applied: a late one would move the delivery out of `unknown` again.
+      await statusesApplied();
       const key = phones[2] as string;
       await db.collection<{ _id: string }>(DELIVERIES).updateOne({ _id: deliveryId(other, key) }, { $set: { state: 'unknown', rank: 0 }, $unset: { wamid: '', pricing: '' } });
       const result = await runPublish(env(), ['--resend-unknown', other, '--yes']);
