@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import type { DailyRunRepository } from '../store/daily-run-repository.js';
 import type { DeliveryRepository } from '../store/delivery-repository.js';
+import { scrapeSnapshot } from './scrape-snapshot.js';
 
 /** The worker's metrics, in a registry of its own (no global state). */
 export interface Metrics {
@@ -65,8 +66,6 @@ export function createMetrics(): Metrics {
 
 /** How many recent broadcasts the scrape reports on. */
 const REPORTED_BROADCASTS = 10;
-/** A scrape waits no longer than this for the broadcast figures. */
-const SCRAPE_READ_MS = 1500;
 
 interface BroadcastSnapshot {
   labels: { broadcast: string; topic: string };
@@ -83,31 +82,14 @@ interface BroadcastSnapshot {
  * gauges share one snapshot per scrape.
  */
 export function registerBroadcastMetrics(metrics: Metrics, broadcasts: BroadcastRepository, deliveries: DeliveryRepository): void {
-  let pending: { at: number; snapshot: Promise<BroadcastSnapshot[]> } | undefined;
-  // A scrape must answer while the database is down (that is when it matters): the gauges then
-  // keep the last values read.
-  let lastGood: BroadcastSnapshot[] = [];
-  const read = async (): Promise<BroadcastSnapshot[]> => {
-    try {
-      const out: BroadcastSnapshot[] = [];
-      for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
-        const totals = await deliveries.totals(broadcast.id);
-        out.push({ labels: { broadcast: broadcast.id, topic: broadcast.topic }, status: broadcast.status, byState: totals.byState, estimatedCost: totals.estimatedCost, billable: totals.billable });
-      }
-      lastGood = out;
-      return out;
-    } catch {
-      return lastGood;
+  const snapshot = scrapeSnapshot(async (): Promise<BroadcastSnapshot[]> => {
+    const out: BroadcastSnapshot[] = [];
+    for (const broadcast of await broadcasts.recent(REPORTED_BROADCASTS)) {
+      const totals = await deliveries.totals(broadcast.id);
+      out.push({ labels: { broadcast: broadcast.id, topic: broadcast.topic }, status: broadcast.status, byState: totals.byState, estimatedCost: totals.estimatedCost, billable: totals.billable });
     }
-  };
-  const snapshot = (): Promise<BroadcastSnapshot[]> => {
-    if (!pending || performance.now() - pending.at > 500) {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = Promise.race([read(), new Promise<BroadcastSnapshot[]>((resolve) => (timer = setTimeout(() => resolve(lastGood), SCRAPE_READ_MS)))]);
-      pending = { at: performance.now(), snapshot: bounded.finally(() => clearTimeout(timer)) };
-    }
-    return pending.snapshot;
-  };
+    return out;
+  }, [], 500);
   const gauge = (name: string, help: string, label: string, fill: (set: (value: string, n: number, labels: BroadcastSnapshot['labels']) => void, b: BroadcastSnapshot) => void): void => {
     const g: Gauge = new Gauge({
       name,
@@ -115,7 +97,7 @@ export function registerBroadcastMetrics(metrics: Metrics, broadcasts: Broadcast
       labelNames: ['broadcast', 'topic', label],
       registers: [metrics.registry],
       async collect() {
-        const rows = await snapshot();
+        const rows = await snapshot.get();
         g.reset();
         for (const row of rows) fill((value, n, labels) => g.set({ ...labels, [label]: value }, n), row);
       },
@@ -143,36 +125,21 @@ interface DailyRunSnapshot {
  * (published or found nothing new) finished.
  */
 export function registerDailyRunMetrics(metrics: Metrics, runs: DailyRunRepository, topics: readonly string[]): void {
-  let lastGood: DailyRunSnapshot = { counts: [], lastSuccess: [] };
-  let pending: { at: number; snapshot: Promise<DailyRunSnapshot> } | undefined;
-  const read = async (): Promise<DailyRunSnapshot> => {
-    try {
-      const lastSuccess: DailyRunSnapshot['lastSuccess'] = [];
-      for (const topic of topics) {
-        const at = await runs.lastSuccessAt(topic);
-        if (at) lastSuccess.push({ topic, at });
-      }
-      lastGood = { counts: await runs.countByOutcome(), lastSuccess };
-      return lastGood;
-    } catch {
-      return lastGood;
+  const snapshot = scrapeSnapshot(async (): Promise<DailyRunSnapshot> => {
+    const lastSuccess: DailyRunSnapshot['lastSuccess'] = [];
+    for (const topic of topics) {
+      const at = await runs.lastSuccessAt(topic);
+      if (at) lastSuccess.push({ topic, at });
     }
-  };
-  const snapshot = (): Promise<DailyRunSnapshot> => {
-    if (!pending || performance.now() - pending.at > 500) {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = Promise.race([read(), new Promise<DailyRunSnapshot>((resolve) => (timer = setTimeout(() => resolve(lastGood), SCRAPE_READ_MS)))]);
-      pending = { at: performance.now(), snapshot: bounded.finally(() => clearTimeout(timer)) };
-    }
-    return pending.snapshot;
-  };
+    return { counts: await runs.countByOutcome(), lastSuccess };
+  }, { counts: [], lastSuccess: [] }, 500);
   const byOutcome: Gauge = new Gauge({
     name: 'optin_daily_runs',
     help: 'finished daily runs recorded in the database, by topic and outcome (published, unchanged, failed, skipped-budget)',
     labelNames: ['topic', 'outcome'],
     registers: [metrics.registry],
     async collect() {
-      const { counts } = await snapshot();
+      const { counts } = await snapshot.get();
       byOutcome.reset();
       for (const row of counts) byOutcome.set({ topic: row.topic, outcome: row.outcome }, row.runs);
     },
@@ -183,7 +150,7 @@ export function registerDailyRunMetrics(metrics: Metrics, runs: DailyRunReposito
     labelNames: ['topic'],
     registers: [metrics.registry],
     async collect() {
-      const rows = (await snapshot()).lastSuccess;
+      const rows = (await snapshot.get()).lastSuccess;
       lastSuccess.reset();
       for (const row of rows) lastSuccess.set({ topic: row.topic }, Math.round(row.at.getTime() / 1000));
     },

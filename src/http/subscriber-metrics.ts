@@ -3,11 +3,10 @@ import type { Clock } from '../domain/clock.js';
 import { PRUNE_REASONS, type PruneReason } from '../domain/pruning.js';
 import type { TopicCounts } from '../store/contact-repository.js';
 import type { Metrics } from './metrics.js';
+import { scrapeSnapshot } from './scrape-snapshot.js';
 
 /** Subscriber counts change slowly: a scrape reuses counts read within this long (a pass that pruned reads them again). */
 const COUNTS_TTL_MS = 30_000;
-/** A scrape waits no longer than this for the counts, then shows the last ones read. */
-const SCRAPE_READ_MS = 1500;
 
 export interface SubscriberMetrics {
   /** Counts subscriptions a pruning pass of this worker ended. */
@@ -31,32 +30,17 @@ export function registerSubscriberMetrics(metrics: Metrics, counts: { topicCount
   });
   for (const topic of topics) for (const reason of PRUNE_REASONS) prunedTotal.inc({ topic, reason }, 0);
 
-  let lastGood: { topic: string; counts: TopicCounts }[] = [];
-  let pending: { at: number; rows: Promise<typeof lastGood> } | undefined;
-  const read = async (): Promise<typeof lastGood> => {
-    try {
-      const now = clock.now();
-      lastGood = await Promise.all(topics.map(async (topic) => ({ topic, counts: await counts.topicCounts(topic, now) })));
-    } catch {
-      // the database is down: keep the last counts
-    }
-    return lastGood;
-  };
-  const snapshot = (): Promise<typeof lastGood> => {
-    if (!pending || performance.now() - pending.at > COUNTS_TTL_MS) {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = Promise.race([read(), new Promise<typeof lastGood>((resolve) => (timer = setTimeout(() => resolve(lastGood), SCRAPE_READ_MS)))]);
-      pending = { at: performance.now(), rows: bounded.finally(() => clearTimeout(timer)) };
-    }
-    return pending.rows;
-  };
+  const snapshot = scrapeSnapshot(async () => {
+    const now = clock.now();
+    return Promise.all(topics.map(async (topic) => ({ topic, counts: await counts.topicCounts(topic, now) })));
+  }, [] as { topic: string; counts: TopicCounts }[], COUNTS_TTL_MS);
   const subscribers: Gauge = new Gauge({
     name: 'optin_subscribers',
     help: 'subscription records per topic by state: active_window_open / active_window_closed (subscribed, an inbound message within 24 hours or not), pending (consent asked), lapsed (removed by pruning), unsubscribed (by themselves)',
     labelNames: ['topic', 'state'],
     registers: [metrics.registry],
     async collect() {
-      const rows = await snapshot();
+      const rows = await snapshot.get();
       subscribers.reset();
       for (const { topic, counts: byState } of rows) {
         for (const [state, n] of Object.entries(byState)) subscribers.set({ topic, state }, n);
@@ -65,8 +49,6 @@ export function registerSubscriberMetrics(metrics: Metrics, counts: { topicCount
   });
   return {
     pruned: (topic, reason, count) => prunedTotal.inc({ topic, reason }, count),
-    invalidate: () => {
-      pending = undefined;
-    },
+    invalidate: () => snapshot.invalidate(),
   };
 }
