@@ -96,7 +96,8 @@ export class WindowKeeper {
     const keys = page.map((c) => c.key);
     const [suppressed, latest, replies] = await Promise.all([
       suppressions.suppressedAmong(keys),
-      nudges.latestWindows(keys),
+      // The page's windows start at or after the earliest lastInboundAt in it.
+      nudges.latestWindows(keys, new Date(Math.min(...page.map((c) => c.lastInboundAt?.getTime() ?? 0)))),
       settings.policy === 'worth-it' ? nudges.replyHistory(keys, new Date(now.getTime() - KEEPER_HISTORY_MS)) : Promise.resolve(new Map<string, { sent: number; replied: number }>()),
     ]);
     const due: { contact: Contact; topic: TopicConfig; decision: Extract<NudgeDecision, { kind: 'nudge' }> }[] = [];

@@ -97,10 +97,13 @@ export class NudgeRepository {
     return result.modifiedCount;
   }
 
-  /** The latest window each contact already had a record for (a nudge, a skip or a carrying broadcast). */
-  async latestWindows(contactKeys: readonly string[]): Promise<Map<string, { windowOf: Date; state: NudgeState }>> {
+  /**
+   * The latest window each contact already had a record for (a nudge, a skip or a carrying
+   * broadcast), among windows from `since` on (older ones cannot be the contact's current window).
+   */
+  async latestWindows(contactKeys: readonly string[], since: Date): Promise<Map<string, { windowOf: Date; state: NudgeState }>> {
     if (contactKeys.length === 0) return new Map();
-    const docs = await this.#nudges.find({ contactKey: { $in: [...contactKeys] } }, { projection: { contactKey: 1, windowOf: 1, state: 1 } }).toArray();
+    const docs = await this.#nudges.find({ contactKey: { $in: [...contactKeys] }, windowOf: { $gte: since } }, { projection: { contactKey: 1, windowOf: 1, state: 1 } }).toArray();
     const latest = new Map<string, { windowOf: Date; state: NudgeState }>();
     for (const doc of docs) {
       const known = latest.get(doc.contactKey);
@@ -129,8 +132,10 @@ export class NudgeRepository {
   /** Contacts among these that were sent a nudge after the given time each (for pruning). */
   async nudgedSince(contacts: readonly { contactKey: string; since: Date }[]): Promise<Set<string>> {
     if (contacts.length === 0) return new Set();
+    // Only nudges after the earliest of the times asked about can count.
+    const earliest = new Date(Math.min(...contacts.map((c) => c.since.getTime())));
     const docs = await this.#nudges.find(
-      { contactKey: { $in: contacts.map((c) => c.contactKey) }, state: 'sent' },
+      { contactKey: { $in: contacts.map((c) => c.contactKey) }, state: 'sent', sentAt: { $gt: earliest } },
       { projection: { contactKey: 1, sentAt: 1 } },
     ).toArray();
     const since = new Map(contacts.map((c) => [c.contactKey, c.since.getTime()]));
