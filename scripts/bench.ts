@@ -1,10 +1,11 @@
 import { readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../src/domain/errors.js';
 import { EXIT, runCommand, UsageError, type FlagValues } from './cli/run-command.js';
 import type { BenchOptions, Benchmark, BenchRow } from './bench/benchmark.js';
 
-const HELP = `Usage: npm run bench -- [NAME ...] [--json] [--subscribers N[,N]] [--workers N[,N]] [--seed N] [--kills N]
+const HELP = `Usage: npm run bench -- [NAME ...] [--json] [--subscribers N[,N]] [--workers N[,N]] [--seed N] [--kills N] [--cpu-prof DIR]
 
 Runs the benchmarks in scripts/bench/ (every one but chaos and fuzz, or only the named ones)
 and prints a table of name, metric and value; with --json one JSON object per run instead, one
@@ -15,7 +16,11 @@ their own, as in production; their CPU and peak memory come from /proc.
                       (no rate limit, status webhooks on) and SEND_RATE_MPS=10000, with the raw
                       insert rate of as many delivery documents on the same server as baseline.
                       --subscribers / BENCH_SUBSCRIBERS (default 2000), --workers / BENCH_WORKERS
-                      (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate)
+                      (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate);
+                      --cpu-prof DIR: a V8 CPU profile of each worker and of the sandbox (as
+                      node's --cpu-prof, written when they stop) in DIR/fan-out-<N>x<W>-<time>/,
+                      with run.json naming the pids and the fan-out's time window in the
+                      profiles' clock (the profiler's overhead raises cpuMsPerMsg)
   webhook             signed status-webhook POSTs to a worker process: events/s ingested and
                       latency, alone and while a fan-out runs, beside a plain HTTP echo.
                       --subscribers (default 2000: half the statuses before, half during the
@@ -37,7 +42,7 @@ chaos or fuzz run that finds a violation, ends the command with exit code 1 afte
 Use npm run -s (or node --import tsx scripts/bench.ts) for stdout without npm's banner.`;
 
 const FLAGS = {
-  subscribers: { type: 'string' }, workers: { type: 'string' }, seed: { type: 'string' }, kills: { type: 'string' },
+  subscribers: { type: 'string' }, workers: { type: 'string' }, seed: { type: 'string' }, kills: { type: 'string' }, 'cpu-prof': { type: 'string' },
 } as const;
 
 function integerList(flag: string, raw: string): number[] {
@@ -57,6 +62,10 @@ function benchOptions(values: FlagValues<typeof FLAGS>): BenchOptions {
   if (values.workers !== undefined) options.workers = integerList('workers', values.workers);
   if (values.seed !== undefined) options.seed = integer('seed', values.seed);
   if (values.kills !== undefined) options.kills = integer('kills', values.kills);
+  if (values['cpu-prof'] !== undefined) {
+    if (values['cpu-prof'].trim() === '') throw new UsageError('--cpu-prof: expected a directory');
+    options['cpu-prof'] = resolve(values['cpu-prof']);
+  }
   return options;
 }
 

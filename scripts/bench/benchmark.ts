@@ -13,6 +13,8 @@ export interface BenchOptions {
   workers?: number[];
   seed?: number;
   kills?: number;
+  /** A directory for V8 CPU profiles of the processes a benchmark starts (`--cpu-prof DIR`). */
+  'cpu-prof'?: string;
 }
 
 export interface BenchContext {

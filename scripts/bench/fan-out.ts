@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient, type Db } from 'mongodb';
 import { BroadcastRepository } from '../../src/store/broadcast-repository.js';
@@ -27,6 +29,16 @@ export interface FanOutRun {
   peakRssMb: { workers: (number | null)[]; server: number | null; sandbox: number | null };
   rawInsertPerSec: number;
   shareOfRawInsert: number;
+  /** With --cpu-prof: where this run's profiles and run.json are. */
+  cpuProfDir?: string;
+}
+
+/** Profiles a child process from its start to its exit (node refuses --cpu-prof in NODE_OPTIONS). */
+const CPU_PROFILE_PRELOAD = new URL('./cpu-profile.mjs', import.meta.url).href;
+
+/** Monotonic µs: the clock of V8's CPU profiles (`startTime`, `timeDeltas`). */
+function profileClockUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** The server's name and version, without its address: `mongo-java-server 1.47.0 (memory backend, ...)`. */
@@ -75,17 +87,22 @@ export async function rawInsertRate(db: Db, count: number): Promise<number> {
 /**
  * One broadcast to `subscribers` contacts outside their window (templates) through `workers`
  * worker processes, on a database server of its own (a fresh throwaway one per run, so one
- * run's memory does not carry into the next).
+ * run's memory does not carry into the next). With `cpuProfRoot`, the workers, the sandbox and
+ * the publish command write V8 CPU profiles into a directory of this run's own, beside a
+ * run.json naming the pids and the fan-out's window in the profiles' clock.
  */
-export async function fanOutRun(subscribers: number, workers: number, maxSeconds: number, context: BenchContext): Promise<FanOutRun> {
+export async function fanOutRun(subscribers: number, workers: number, maxSeconds: number, context: BenchContext, cpuProfRoot?: string): Promise<FanOutRun> {
   const server = await startDatabaseServer({ uri: process.env.MONGODB_URI, mode: 'throwaway', javaMaxHeap: process.env.LOCAL_DB_MAX_HEAP, report: (line) => context.progress(line) });
   const dbName = `bench_fanout_${subscribers}_${workers}_${Date.now()}`;
   const client = new MongoClient(server.uri);
   let fleet: BroadcastFleet | undefined;
+  const cpuProfDir = cpuProfRoot === undefined ? undefined : join(cpuProfRoot, `fan-out-${subscribers}x${workers}-${new Date(Date.now()).toISOString().replace(/[:.]/g, '-')}`);
   try {
     const db = client.db(dbName);
     await seedSubscribers(db, { count: subscribers });
-    fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000' } });
+    if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
+    const profiling: Record<string, string> = cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import=${CPU_PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: cpuProfDir };
+    fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000', ...profiling } });
     await fleet.listening();
     const id = await fleet.publish({ date: '2026-11-20T09:00:00Z', cases: subscribers, new_cases: workers });
     const pids = fleet.workerPids();
@@ -94,6 +111,7 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
     for (const pid of [...pids, sandboxPid, ...(dbPid ? [dbPid] : [])]) resetPeakRss(pid);
     const cpuBefore = pids.map((pid) => cpuMs(pid) ?? 0);
     const sandboxCpuBefore = cpuMs(sandboxPid) ?? 0;
+    const windowStartUs = profileClockUs();
     const t0 = performance.now();
     const broadcasts = new BroadcastRepository(db);
     let complete = false;
@@ -111,10 +129,15 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
       await sleep(250);
     }
     const seconds = (performance.now() - t0) / 1000;
+    const windowEndUs = profileClockUs();
     const workerCpu = pids.reduce((sum, pid, i) => sum + ((cpuMs(pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
     const sandboxCpu = (cpuMs(sandboxPid) ?? 0) - sandboxCpuBefore;
     const peaks = { workers: pids.map((pid) => peakRssMb(pid) ?? null), server: dbPid ? (peakRssMb(dbPid) ?? null) : null, sandbox: peakRssMb(sandboxPid) ?? null };
     const messages = (await fleet.accepted(id)).length;
+    if (cpuProfDir !== undefined) {
+      const run = { subscribers, workers, messages, workerPids: pids, sandboxPid, window: { startUs: windowStartUs, endUs: windowEndUs } };
+      writeFileSync(join(cpuProfDir, 'run.json'), `${JSON.stringify(run, null, 2)}\n`);
+    }
     await fleet.stopWorkers();
     const rawInsertPerSec = await rawInsertRate(db, subscribers);
     const msgPerSec = messages / seconds;
@@ -123,6 +146,7 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
       seconds: round(seconds), complete, messages, msgPerSec: round(msgPerSec),
       cpuMsPerMsg: round(workerCpu / Math.max(1, messages), 2), sandboxCpuMsPerMsg: round(sandboxCpu / Math.max(1, messages), 2),
       peakRssMb: peaks, rawInsertPerSec: Math.round(rawInsertPerSec), shareOfRawInsert: round(msgPerSec / rawInsertPerSec, 4),
+      ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     };
   } finally {
     await fleet?.close();
@@ -149,11 +173,12 @@ function rowsOf(r: FanOutRun): BenchRow[] {
  * A broadcast to N subscribers outside their window (templates) with limits off
  * (SEND_RATE_MPS 10,000, sandbox without mps limit, status webhooks on) through 1 and 2
  * worker processes on one database. --subscribers / BENCH_SUBSCRIBERS (default 2000),
- * --workers / BENCH_WORKERS (default 1,2), BENCH_MAX_SECONDS (a stopped run reports its rate).
+ * --workers / BENCH_WORKERS (default 1,2), BENCH_MAX_SECONDS (a stopped run reports its rate),
+ * --cpu-prof DIR (CPU profiles of the workers and the sandbox).
  */
 export const benchmark: Benchmark = {
   name: 'fan-out',
-  flags: ['subscribers', 'workers'],
+  flags: ['subscribers', 'workers', 'cpu-prof'],
   async run(context) {
     const sizes = context.options.subscribers ?? integersFromEnv('BENCH_SUBSCRIBERS', '2000');
     const workerCounts = context.options.workers ?? integersFromEnv('BENCH_WORKERS', '1,2');
@@ -163,7 +188,7 @@ export const benchmark: Benchmark = {
     for (const n of sizes) {
       for (const workers of workerCounts) {
         context.progress(`fan-out to ${n} subscribers with ${workers} worker process(es) ...`);
-        const result = await fanOutRun(n, workers, maxSeconds, context);
+        const result = await fanOutRun(n, workers, maxSeconds, context, context.options['cpu-prof']);
         context.record({ ...result });
         rows.push(...rowsOf(result));
         server = result.server;
