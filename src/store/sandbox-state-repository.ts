@@ -18,6 +18,8 @@ interface ContactDoc {
   onWhatsApp: boolean;
   forcedError?: ForcedError;
   delayMs?: number;
+  /** A person with a username who has not shared their number. */
+  username?: string;
 }
 
 interface MessageDoc {
@@ -34,6 +36,8 @@ interface MessageDoc {
   status: AcceptedMessage['status'];
   errorCode?: number;
   pricing?: Pricing;
+  /** Sent to the BSUID (`recipient`): its statuses name no number, also after a restart. */
+  byUserId?: boolean;
   buttons?: MessageButtons['buttons'];
   quickReplies?: MessageButtons['quickReplies'];
   planned?: PlannedStatus[];
@@ -80,6 +84,7 @@ function toMessageDoc(saved: SavedMessage): MessageDoc {
     status: m.status,
     errorCode: m.errorCode,
     pricing: m.pricing,
+    byUserId: m.byUserId,
     buttons: saved.buttons?.buttons,
     quickReplies: saved.buttons?.quickReplies,
     planned: saved.planned && saved.planned.length > 0 ? saved.planned.map((p) => defined(p)) : undefined,
@@ -99,6 +104,7 @@ function fromMessageDoc(doc: MessageDoc): SavedMessage {
     status: doc.status,
     errorCode: present(doc.errorCode),
     pricing: present(doc.pricing),
+    byUserId: present(doc.byUserId),
   });
   const buttons: MessageButtons = defined({ buttons: present(doc.buttons), quickReplies: present(doc.quickReplies) });
   return defined({
@@ -110,7 +116,7 @@ function fromMessageDoc(doc: MessageDoc): SavedMessage {
 }
 
 function toContactDoc(waId: string, settings: ContactSettings): ContactDoc {
-  return defined({ _id: waId, onWhatsApp: settings.onWhatsApp, forcedError: settings.forcedError && defined(settings.forcedError), delayMs: settings.delayMs });
+  return defined({ _id: waId, onWhatsApp: settings.onWhatsApp, forcedError: settings.forcedError && defined(settings.forcedError), delayMs: settings.delayMs, username: settings.username });
 }
 
 function fromContactDoc(doc: ContactDoc): ContactSettings {
@@ -119,6 +125,7 @@ function fromContactDoc(doc: ContactDoc): ContactSettings {
     onWhatsApp: doc.onWhatsApp,
     forcedError: forced && defined({ code: forced.code, remaining: present(forced.remaining), via: forced.via }),
     delayMs: present(doc.delayMs),
+    username: present(doc.username),
   });
 }
 

@@ -27,7 +27,13 @@ export function inboundContent(input: z.output<typeof inboundInput>): InboundCon
   return { kind: 'text', text: input.text ?? '' };
 }
 
-/** `POST /_sandbox/contacts`: how the sandbox treats one number. */
+/** A WhatsApp username as the sandbox takes it: letters, digits, dots and underscores. */
+const username = z.string().regex(/^[A-Za-z0-9._]{3,35}$/, 'a username: 3 to 35 letters, digits, dots or underscores');
+
+/**
+ * `POST /_sandbox/contacts`: how the sandbox treats one number. Each call sets the number's whole
+ * treatment: what it leaves out takes its default (on WhatsApp, no forced error, no delay, no username).
+ */
 export const contactInput = z.object({
   phone,
   onWhatsApp: z.boolean().default(true),
@@ -42,9 +48,28 @@ export const contactInput = z.object({
     .optional(),
   /** Extra delay before the API answers for this number, to provoke client timeouts. */
   delayMs: z.number().int().min(0).max(600_000).optional(),
+  /**
+   * A person with a WhatsApp username who has not shared their number: their inbound webhooks
+   * carry no phone number, only the BSUID and the username (this one, or one the sandbox makes up
+   * for `true`); `false`: the number is shared again.
+   */
+  username: z.union([z.boolean(), username]).default(false),
 });
 
 export type ContactInput = z.input<typeof contactInput>;
+
+/**
+ * `POST /_sandbox/contacts` with `newPhone`: the person behind `phone` changes their number to
+ * `newPhone` (nothing else may be given with it). `name`: their profile name in the system
+ * message's text.
+ */
+export const numberChangeInput = z.strictObject({
+  phone,
+  newPhone: phone,
+  name: z.string().min(1).max(100).optional(),
+});
+
+export type NumberChangeInput = z.input<typeof numberChangeInput>;
 
 export const webhookInput = z.object({ url: z.url({ protocol: /^https?$/ }).nullable() });
 

@@ -1,8 +1,21 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { tapByIdAlone, unknownTapNote } from './button-taps.js';
-import { contactInput, describeIssue, inboundInput, webhookInput, type ContactInput, type InboundInput } from './control-inputs.js';
+import { contactInput, describeIssue, inboundInput, numberChangeInput, webhookInput, type ContactInput, type InboundInput, type NumberChangeInput } from './control-inputs.js';
 import { waIdOf } from './sandbox-state.js';
 import type { SentButtons } from './sent-buttons.js';
+
+/**
+ * A number change made: the id of the `system` message and whether the webhook was answered with
+ * 2xx, and the person's number and BSUID after and before.
+ */
+export interface NumberChangeResult {
+  ok: true;
+  id: string;
+  delivered: boolean;
+  waId: string;
+  userId: string;
+  previous: { waId: string; userId: string };
+}
 
 /** What the routes do with the sandbox (its `Sandbox` methods). */
 export interface SandboxControls {
@@ -10,6 +23,7 @@ export interface SandboxControls {
   messages(filter: { to?: string }): unknown[];
   reset(): Promise<void>;
   setContact(input: ContactInput): Promise<void>;
+  changeNumber(input: NumberChangeInput): Promise<NumberChangeResult | { ok: false; problem: string }>;
   setWebhookUrl(url: string | undefined): void;
   userIdOf(phone: string): string;
 }
@@ -20,7 +34,7 @@ export type ControlError = (reply: FastifyReply, message: string) => FastifyRepl
 /**
  * The test endpoints that play the contacts' side: `POST /_sandbox/inbound` (a contact writes
  * or taps), `GET /_sandbox/messages`, `POST /_sandbox/reset`, `POST /_sandbox/contacts` and
- * `PUT /_sandbox/webhook`.
+ * `PUT /_sandbox/webhook`. `POST /_sandbox/contacts` with `newPhone` is a number change.
  */
 export function registerControlRoutes(app: FastifyInstance, sandbox: SandboxControls, sentButtons: SentButtons, refuse: ControlError): void {
   app.post('/_sandbox/inbound', async (request, reply) => {
@@ -37,6 +51,12 @@ export function registerControlRoutes(app: FastifyInstance, sandbox: SandboxCont
     return { ok: true };
   });
   app.post('/_sandbox/contacts', async (request, reply) => {
+    if (typeof request.body === 'object' && request.body !== null && 'newPhone' in request.body) {
+      const change = numberChangeInput.safeParse(request.body);
+      if (!change.success) return refuse(reply, describeIssue(change.error));
+      const changed = await sandbox.changeNumber(change.data);
+      return changed.ok ? changed : refuse(reply, changed.problem);
+    }
     const parsed = contactInput.safeParse(request.body);
     if (!parsed.success) return refuse(reply, describeIssue(parsed.error));
     await sandbox.setContact(parsed.data);

@@ -6,20 +6,20 @@ import { loadRateCard } from '../../../config/broadcasts.js';
 import type { Clock } from '../../domain/clock.js';
 import type { RateCard } from '../../domain/pricing.js';
 import { DEFAULT_TEMPLATES, templateMap, type ApprovedTemplate } from './approved-templates.js';
-import { contactInput, inboundContent, inboundInput, type ContactInput, type InboundInput } from './control-inputs.js';
-import { registerControlRoutes } from './control-routes.js';
+import { contactInput, inboundContent, inboundInput, numberChangeInput, type ContactInput, type InboundInput, type NumberChangeInput } from './control-inputs.js';
+import { registerControlRoutes, type NumberChangeResult } from './control-routes.js';
 import { registerDemoDataSource } from './demo-data-source.js';
 import { metaError, newTraceId, unsupportedRequest } from './error-catalog.js';
 import { handleSend, type SendContext } from './send-handler.js';
 import type { SandboxStore, SavedMessage } from './sandbox-store.js';
 import { SandboxState, waIdOf, type AcceptedMessage, type KeptMessage } from './sandbox-state.js';
-import { InboundIds, UserIds } from './scoped-ids.js';
+import { InboundIds, sandboxUsername, UserIds } from './scoped-ids.js';
 import { SeededRandom } from './seeded-random.js';
 import { SentButtons, type MessageButtons } from './sent-buttons.js';
 import { StateJournal } from './state-journal.js';
 import { DEFAULT_STATUS_OPTIONS, StatusWebhooks, type StatusOptions } from './status-webhooks.js';
 import type { PairRate } from './rate-limits.js';
-import { inboundWebhook, type BusinessIdentity } from './webhook-payloads.js';
+import { inboundWebhook, numberChangeWebhook, type BusinessIdentity } from './webhook-payloads.js';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhook-retry.js';
 import { WebhookSender } from './webhook-sender.js';
 
@@ -104,6 +104,13 @@ export interface Sandbox {
   inbound(input: InboundInput): Promise<InboundResult>;
   /** Takes effect at once; resolves once stored. */
   setContact(input: ContactInput): Promise<void>;
+  /**
+   * The person behind `phone` changes their number to `newPhone`: it takes effect at once, is
+   * stored, and then a `system` message webhook tells the business (user_changed_number, or
+   * user_changed_user_id for a person with a username). Refused when `phone` is not on WhatsApp or
+   * is `newPhone`.
+   */
+  changeNumber(input: NumberChangeInput): Promise<NumberChangeResult | { ok: false; problem: string }>;
   /** Accepted messages, with the buttons a contact could tap (and the inbound body that taps each). */
   messages(filter?: { to?: string }): (AcceptedMessage & MessageButtons)[];
   /** Forgets windows, contacts, messages, limits, planned statuses and webhooks waiting for a retry (at once in memory; resolves once the store is cleared). */
@@ -193,16 +200,36 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       // The window is durable before the worker hears of it: a restart never forgets a window the worker relies on.
       await journal?.saveWindow(from, atMs);
       const id = inboundIds.next(from);
+      // A person with a username who has not shared their number is known by the BSUID alone.
+      const username = state.contact(from)?.username;
       const payload = inboundWebhook(identity, {
-        from, fromUserId: userIds.of(from), id, timestampSeconds: seconds, profileName: parsed.name ?? 'Sandbox Contact', content: inboundContent(parsed), replyTo: parsed.context,
+        from: username === undefined ? from : undefined, fromUserId: userIds.of(from), username,
+        id, timestampSeconds: seconds, profileName: parsed.name ?? 'Sandbox Contact', content: inboundContent(parsed), replyTo: parsed.context,
       });
       return { id, delivered: await sender.deliver(payload) };
     },
     async setContact(input: ContactInput) {
       const parsed = contactInput.parse(input);
+      const waId = waIdOf(parsed.phone);
       const forced = parsed.forceError ? { code: parsed.forceError.code, remaining: parsed.forceError.times, via: parsed.forceError.via } : undefined;
-      state.setContact(waIdOf(parsed.phone), { onWhatsApp: parsed.onWhatsApp, forcedError: forced, delayMs: parsed.delayMs });
+      const username = parsed.username === true ? sandboxUsername(userIds.of(waId)) : parsed.username || undefined;
+      state.setContact(waId, { onWhatsApp: parsed.onWhatsApp, forcedError: forced, delayMs: parsed.delayMs, ...(username === undefined ? {} : { username }) });
       await journal?.flush();
+    },
+    async changeNumber(input: NumberChangeInput) {
+      const parsed = numberChangeInput.parse(input);
+      const [from, to] = [waIdOf(parsed.phone), waIdOf(parsed.newPhone)];
+      const change = state.changeNumber(from, to);
+      if (!change.ok) return change;
+      // Stored before the business hears of it, as an inbound message's window is.
+      await journal?.flush();
+      const [previousUserId, userId] = [userIds.of(from), userIds.of(to)];
+      const id = inboundIds.next(from);
+      const payload = numberChangeWebhook(identity, {
+        id, timestampSeconds: Math.floor(clock.now().getTime() / 1000), profileName: parsed.name ?? 'Sandbox Contact', previousUserId, userId,
+        numbers: change.username === undefined ? { previous: from, current: to } : undefined,
+      });
+      return { ok: true as const, id, delivered: await sender.deliver(payload), waId: to, userId, previous: { waId: from, userId: previousUserId } };
     },
     messages: (filter?: { to?: string }) => state.messages(filter).map((m) => ({ ...m, ...sentButtons.of(m.wamid) })),
     async reset() {

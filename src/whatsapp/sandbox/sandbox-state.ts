@@ -43,7 +43,16 @@ export interface ContactSettings {
   forcedError?: ForcedError;
   /** Extra delay before the API answers for this contact (to provoke client timeouts). */
   delayMs?: number;
+  /**
+   * The contact's WhatsApp username: a person with one who has not shared their number with the
+   * business. Their inbound webhooks name only their BSUID (no `from`, no `wa_id`) and this
+   * username; absent: the number is shared as it always was.
+   */
+  username?: string;
 }
+
+/** What a number change did, or why there was none. */
+export type NumberChange = { ok: true; username?: string } | { ok: false; problem: string };
 
 /** A status the sandbox still has to report for a message, `afterMs` after it was accepted. */
 export interface PlannedStatus {
@@ -136,6 +145,23 @@ export class SandboxState {
   setContact(waId: string, settings: ContactSettings): void {
     this.#contacts.set(waId, settings);
     this.options.listener?.contact(waId);
+  }
+
+  /**
+   * The person behind `from` now has the number `to` (the number and with it the BSUID change):
+   * `from` is no longer on WhatsApp (a send to it or to its BSUID fails with 131026), `to` is, with
+   * the person's username. What else was set for either number (forced errors, delays) stays with
+   * that number; windows are not moved (the person's next message opens one for `to`).
+   */
+  changeNumber(from: string, to: string): NumberChange {
+    if (from === to) return { ok: false, problem: 'newPhone: the same number as phone' };
+    const old = this.#contacts.get(from);
+    if (old?.onWhatsApp === false) return { ok: false, problem: 'phone: not on WhatsApp, so no one can change from it' };
+    const { username, ...kept } = old ?? { onWhatsApp: true };
+    this.setContact(from, { ...kept, onWhatsApp: false });
+    const { username: _replaced, ...target } = this.#contacts.get(to) ?? { onWhatsApp: true };
+    this.setContact(to, { ...target, onWhatsApp: true, ...(username === undefined ? {} : { username }) });
+    return { ok: true, ...(username === undefined ? {} : { username }) };
   }
 
   /** The error forced for this contact, counting it down. */

@@ -62,6 +62,16 @@ export class UserIds {
   }
 }
 
+/**
+ * The username the sandbox gives a contact played as having one without naming it
+ * (`"username": true`): made from the BSUID, so it is the same after a restart and names no digit
+ * of the number. A real username is chosen by the person and survives a number change; the
+ * sandbox keeps the one given at first across a change too.
+ */
+export function sandboxUsername(userId: string): string {
+  return `sandbox_${createHash('sha256').update(`whatsapp-sandbox:username:${userId}`).digest('hex').slice(0, 10)}`;
+}
+
 /** ISO 3166 country of a number; `ZZ` for one that has none (+800 and other global numbers). */
 function countryOf(waId: string): string {
   const parsed = fromWaId(waId);

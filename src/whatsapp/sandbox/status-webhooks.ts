@@ -133,12 +133,18 @@ export class StatusWebhooks {
     }
   }
 
-  /** The recipients of the batch's sent, delivered and read statuses, each once. */
+  /**
+   * The recipients of the batch's sent, delivered and read statuses, each once, with the username
+   * of one who has one when a delivered or read status names them (a sent status never does).
+   */
   #contacts(batch: readonly { message: AcceptedMessage; update: Omit<StatusUpdate, 'timestamp'> }[]): WebhookContact[] {
     const contacts = new Map<string, WebhookContact>();
     for (const { message, update } of batch) {
-      if (update.status === 'failed' || contacts.has(message.to)) continue;
-      contacts.set(message.to, message.byUserId ? { user_id: this.userIds.of(message.to) } : { wa_id: message.to, user_id: this.userIds.of(message.to) });
+      if (update.status === 'failed') continue;
+      const contact = contacts.get(message.to) ?? (message.byUserId ? { user_id: this.userIds.of(message.to) } : { wa_id: message.to, user_id: this.userIds.of(message.to) });
+      const username = update.status === 'sent' ? undefined : this.state.contact(message.to)?.username;
+      if (username !== undefined) contact.profile = { username };
+      contacts.set(message.to, contact);
     }
     return [...contacts.values()];
   }

@@ -25,16 +25,24 @@ export type InboundContent =
   | { kind: 'button'; id: string; title: string }
   | { kind: 'payload'; payload: string; text: string };
 
-/** A contact as a webhook names it: phone number (absent when a message went to the BSUID alone) and BSUID. */
+/**
+ * A contact as a webhook names it: phone number (absent when a message went to the BSUID alone or
+ * the person has a username and did not share the number), BSUID, and the username of a person
+ * who has one (in delivered and read statuses).
+ */
 export interface WebhookContact {
   wa_id?: string;
   user_id: string;
+  profile?: { username: string };
 }
 
 export interface InboundMessage {
-  from: string;
+  /** The sender's number; absent for a person with a username who has not shared it. */
+  from?: string;
   /** The sender's BSUID. */
   fromUserId: string;
+  /** The sender's username, when they have one. */
+  username?: string;
   id: string;
   timestampSeconds: number;
   profileName: string;
@@ -75,7 +83,8 @@ export function statusesWebhook(identity: BusinessIdentity, statuses: readonly S
 
 /** A contact's message, as a Meta `messages` webhook. */
 export function inboundWebhook(identity: BusinessIdentity, message: InboundMessage): Record<string, unknown> {
-  const base: Record<string, unknown> = { from: message.from, from_user_id: message.fromUserId, id: message.id, timestamp: String(message.timestampSeconds) };
+  const from = message.from === undefined ? {} : { from: message.from };
+  const base: Record<string, unknown> = { ...from, from_user_id: message.fromUserId, id: message.id, timestamp: String(message.timestampSeconds) };
   if (message.replyTo !== undefined) base.context = { from: identity.displayPhoneNumber, id: message.replyTo };
   const c = message.content;
   const typed =
@@ -85,9 +94,47 @@ export function inboundWebhook(identity: BusinessIdentity, message: InboundMessa
         ? { type: 'interactive', interactive: { type: 'button_reply', button_reply: { id: c.id, title: c.title } } }
         : { type: 'button', button: { payload: c.payload, text: c.text } };
   return envelope(identity, {
-    contacts: [{ profile: { name: message.profileName }, wa_id: message.from, user_id: message.fromUserId }],
+    contacts: [{
+      profile: { name: message.profileName, ...(message.username === undefined ? {} : { username: message.username }) },
+      ...(message.from === undefined ? {} : { wa_id: message.from }),
+      user_id: message.fromUserId,
+    }],
     messages: [{ ...base, ...typed }],
   });
+}
+
+/** A person's change of number, as the platform reports it to the business. */
+export interface NumberChangeMessage {
+  id: string;
+  timestampSeconds: number;
+  profileName: string;
+  previousUserId: string;
+  userId: string;
+  /** The old and new numbers; absent for a person with a username who has not shared them. */
+  numbers?: { previous: string; current: string };
+}
+
+/**
+ * A `system` message about a number change (Meta's "System messages webhook reference"; no
+ * `contacts`). With the numbers shared: `user_changed_number` from the old number, naming the new
+ * one in `system.wa_id`. Without (a username): `user_changed_user_id`, no number anywhere. Both
+ * carry the new BSUID in `system.user_id` and the old one in `system.previous_user_id` (Meta's
+ * changelog, 2026-08-11: a number change gives a new BSUID and reports the previous one). Meta
+ * shows no `user_changed_user_id` example: its `body` here is the sandbox's guess.
+ */
+export function numberChangeWebhook(identity: BusinessIdentity, change: NumberChangeMessage): Record<string, unknown> {
+  const { numbers } = change;
+  const ids = { user_id: change.userId, previous_user_id: change.previousUserId };
+  const message = numbers
+    ? {
+      from: numbers.previous, id: change.id, timestamp: String(change.timestampSeconds), type: 'system',
+      system: { body: `User ${change.profileName} changed from ${numbers.previous} to ${numbers.current}`, wa_id: numbers.current, type: 'user_changed_number', ...ids },
+    }
+    : {
+      id: change.id, timestamp: String(change.timestampSeconds), type: 'system',
+      system: { body: `User ${change.profileName} changed from ${change.previousUserId} to ${change.userId}`, type: 'user_changed_user_id', ...ids },
+    };
+  return envelope(identity, { messages: [message] });
 }
 
 /**
