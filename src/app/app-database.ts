@@ -3,6 +3,15 @@ import type { Config } from '../../config/index.js';
 import { connectDatabase, ensureIndexes } from '../store/database.js';
 import { INDEX_DECLARATIONS } from '../store/index-declarations.js';
 import { migrateLegacyDeliveryIds } from '../store/legacy-delivery-ids.js';
+import { BroadcastRepository } from '../store/broadcast-repository.js';
+import { ContactRepository } from '../store/contact-repository.js';
+import { DeliveryRepository } from '../store/delivery-repository.js';
+import { IdentityRepository } from '../store/identity-repository.js';
+import { MergeRepository } from '../store/merge-repository.js';
+import { NudgeRepository } from '../store/nudge-repository.js';
+import { SuppressionRepository } from '../store/suppression-repository.js';
+import { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import { ContactIdentities } from './contact-identities.js';
 import { startDatabaseServer, type DatabaseServer } from '../store/server/local-server.js';
 import type { Logger } from './logger.js';
 
@@ -12,6 +21,18 @@ export interface AppDatabase {
   server: DatabaseServer;
   /** Closes the connection, then stops the local server if this process was its last user. */
   close(): Promise<void>;
+}
+
+/**
+ * Links the identities of contacts stored before identities existed, once per database (and
+ * finishes any merge a killed process left half-way): see `ContactIdentities.migrate`.
+ */
+export async function linkStoredContacts(db: Db, suppressionKey: string, logger: Logger, now = new Date()): Promise<{ linked: number; merged: number }> {
+  const people = new ContactIdentities({
+    contacts: new ContactRepository(db), identities: new IdentityRepository(db), merges: new MergeRepository(db), broadcasts: new BroadcastRepository(db),
+    deliveries: new DeliveryRepository(db), nudges: new NudgeRepository(db), events: new WebhookEventRepository(db), suppressions: new SuppressionRepository(db, suppressionKey), logger,
+  });
+  return people.migrate(now);
 }
 
 /**
@@ -34,6 +55,8 @@ export async function openAppDatabase(config: Config, logger: Logger): Promise<A
       await ensureIndexes(database.db, INDEX_DECLARATIONS);
       const renamed = await migrateLegacyDeliveryIds(database.db);
       if (renamed > 0) logger.info('delivery ids that held the phone number renamed', { renamed });
+      const identities = await linkStoredContacts(database.db, config.suppressionKey, logger);
+      if (identities.linked + identities.merged > 0) logger.info('contacts stored before identities were linked', identities);
     } catch (err) {
       await database.close();
       throw err;

@@ -8,9 +8,12 @@ import type { Metrics } from '../http/metrics.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import type { ContactRepository } from '../store/contact-repository.js';
 import type { DeliveryRepository } from '../store/delivery-repository.js';
+import type { IdentityRepository } from '../store/identity-repository.js';
+import type { MergeRepository } from '../store/merge-repository.js';
 import type { NudgeRepository } from '../store/nudge-repository.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import type { ContactIdentities } from './contact-identities.js';
 import type { DailyRunner } from './daily-runner.js';
 import type { FanOut } from './fan-out.js';
 import type { InboundProcessor } from './inbound-processor.js';
@@ -31,6 +34,11 @@ export interface Services {
   contents: Map<string, TopicContent>;
   rateCard: RateCard;
   contacts: ContactRepository;
+  /** Which contact each number and user id belongs to, and the merges of contacts that are one person. */
+  identities: IdentityRepository;
+  merges: MergeRepository;
+  /** One contact per person: resolving identities, merging, suppression under every identity. */
+  people: ContactIdentities;
   suppressions: SuppressionRepository;
   events: WebhookEventRepository;
   broadcasts: BroadcastRepository;

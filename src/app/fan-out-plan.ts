@@ -17,13 +17,21 @@ export function decideFor(contact: Contact, topic: string, content: RenderedCont
     pruned: contact.subscriptions[topic]?.source === 'prune',
     contactStatus: contact.status,
     suppressed,
-    addressable: Boolean(contact.waId ?? contact.phone),
+    addressable: addressOf(contact) !== undefined,
     lastInboundAt: contact.lastInboundAt,
     safetyMarginMs: settings.safetyMarginMs,
     template: content.template ? { category: content.template.category } : undefined,
     marketingOptOut: contact.marketing?.value === 'stop',
     sessionRefused,
   });
+}
+
+/**
+ * Where a message to the contact goes: the number (as a wa_id) when it is known, else the
+ * business-scoped user id (sent as `recipient`); undefined when neither is known.
+ */
+export function addressOf(contact: Pick<Contact, 'waId' | 'phone' | 'userId'>): string | undefined {
+  return contact.waId ?? contact.phone?.replace(/^\+/, '') ?? contact.userId;
 }
 
 /** What a decision is expected to cost under the rate card. */

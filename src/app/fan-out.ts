@@ -9,7 +9,8 @@ import type { SendPacer } from '../store/send-pacer.js';
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import { isWhatsAppError, type AnyWhatsAppError } from '../whatsapp/cloud-api-errors.js';
 import { MAX_INTERACTIVE_BODY, type OutboundMessage, type ReplyButton, type SendResult } from '../whatsapp/messages.js';
-import { costOf, decideFor, type PlanSettings } from './fan-out-plan.js';
+import type { ContactIdentities } from './contact-identities.js';
+import { addressOf, costOf, decideFor, type PlanSettings } from './fan-out-plan.js';
 import type { Logger } from './logger.js';
 
 /** What the fan-out needs from WhatsApp (the Cloud API client implements it). */
@@ -36,6 +37,8 @@ export interface FanOutDeps {
   deliveries: DeliveryRepository;
   contacts: ContactRepository;
   suppressions: SuppressionRepository;
+  /** Suppression under any identity of the person. */
+  people: Pick<ContactIdentities, 'suppressedAmong'>;
   messenger: Messenger;
   pacer: SendPacer;
   queue: BatchQueue;
@@ -61,7 +64,7 @@ const PAUSE_KINDS = new Set(['spam-rate', 'template-paused', 'auth', 'account-bl
 const FAIL_KINDS = new Set(['template-missing', 'template-disabled', 'template-parameters']);
 
 type Sendable = Exclude<DeliveryDecision, { kind: 'skip' }>;
-type Outcome = 'sent' | 'retry' | 'failed' | 'in-flight' | 'again' | 'stop';
+type Outcome = 'sent' | 'retry' | 'failed' | 'in-flight' | 'again' | 'by-number' | 'stop';
 
 /**
  * Sends one broadcast batch: every subscriber of the topic in the batch's key range gets the
@@ -137,18 +140,21 @@ export class FanOut {
 
   /** Decides, claims and sends a chunk of contacts in the send slots reserved for it. */
   async #sendChunk(broadcast: Broadcast, keys: readonly string[], logger: Logger): Promise<'stop' | 'ok'> {
-    const { deliveries, contacts, suppressions, clock, settings } = this.deps;
+    const { deliveries, contacts, people, clock, settings } = this.deps;
     const now = clock.now();
     const idOf = await deliveries.ids();
-    const existing = await deliveries.find(keys.map((k) => idOf(broadcast.id, k)));
-    const todo = keys.filter((k) => {
-      const d = existing.get(idOf(broadcast.id, k));
+    // Read the contacts now, not at the start of the batch: a reply a moment ago opens the window.
+    const read = await contacts.getMany(keys);
+    // A contact merged into this one (the same person) counts: its delivery of the broadcast is this one's.
+    const aliases = (contact: Contact): string[] => (contact.mergedFrom ?? []).map((k) => idOf(broadcast.id, k));
+    const existing = await deliveries.find(read.flatMap((c) => [idOf(broadcast.id, c.key), ...aliases(c)]));
+    const fresh = read.filter((c) => {
+      if (aliases(c).some((id) => { const d = existing.get(id); return d !== undefined && d.state !== 'skipped'; })) return false;
+      const d = existing.get(idOf(broadcast.id, c.key));
       return !d || (d.state === 'retrying' && d.nextAttemptAt !== undefined && d.nextAttemptAt <= now);
     });
-    if (todo.length === 0) return 'ok';
-    // Read the contacts now, not at the start of the batch: a reply a moment ago opens the window.
-    const fresh = await contacts.getMany(todo);
-    const suppressed = await suppressions.suppressedAmong(todo);
+    if (fresh.length === 0) return 'ok';
+    const suppressed = await people.suppressedAmong(fresh);
     const planned: { contact: Contact; decision: Sendable }[] = [];
     for (const contact of fresh) {
       const refused = existing.get(idOf(broadcast.id, contact.key))?.sessionRefused === true;
@@ -175,6 +181,17 @@ export class FanOut {
           const outcome = await this.#sendOne(broadcast, item.contact, decision, known, logger);
           if (outcome === 'stop') stop = true;
           if (outcome === 'sent') sent.push({ key: item.contact.key, template: decision.kind === 'template' });
+          if (outcome === 'by-number') {
+            // 131062: not to a user id; the number is known now (a later message showed it), so it goes there.
+            const latest = await contacts.get(item.contact.key);
+            if (!latest?.phone && !latest?.waId) {
+              await deliveries.markFailed(idOf(broadcast.id, item.contact.key), '131062', 'this message cannot go to a business-scoped user id, and the number is not known', clock.now());
+              break;
+            }
+            item.contact = latest;
+            known = await deliveries.get(idOf(broadcast.id, item.contact.key));
+            continue;
+          }
           if (outcome !== 'again') break;
           // The session was refused (131047): the template, once, in a slot of its own.
           const fallback = decideFor(item.contact, broadcast.topic, broadcast.content, false, clock.now(), settings, true);
@@ -210,7 +227,7 @@ export class FanOut {
       await pacer.waitFor(slot);
     }
     if (!(await deliveries.claim(broadcast.id, contact.key, decision.kind, cost, clock.now(), known ? known.attempts : undefined))) return 'in-flight';
-    const to = contact.waId ?? (contact.phone as string).replace(/^\+/, '');
+    const to = addressOf(contact) as string; // decideFor skips a contact without one
     try {
       const buttons = decision.kind === 'session' ? this.deps.sessionButtons?.for(broadcast.topic, contact) : undefined;
       const result = await messenger.send(messageFor(broadcast.content, decision, to, id, buttons));
@@ -220,7 +237,7 @@ export class FanOut {
       return 'sent';
     } catch (err) {
       if (!isWhatsAppError(err)) throw err;
-      const outcome = await this.#onError(broadcast, id, decision, err, (await deliveries.get(id))?.attempts ?? 1);
+      const outcome = await this.#onError(broadcast, id, to, decision, err, (await deliveries.get(id))?.attempts ?? 1);
       this.deps.onOutcome?.(decision.kind, outcome === 'again' ? 'refused-session' : `${outcome}:${err.code}`);
       if (outcome !== 'retry' && outcome !== 'again') logger.warn('delivery not sent', { outcome, code: err.code, kind: err.kind, broadcast: broadcast.id });
       return outcome;
@@ -228,12 +245,16 @@ export class FanOut {
   }
 
   /** What a WhatsApp error means for this delivery and for the broadcast. */
-  async #onError(broadcast: Broadcast, id: string, decision: DeliveryDecision, err: AnyWhatsAppError, attempts: number): Promise<Outcome> {
+  async #onError(broadcast: Broadcast, id: string, to: string, decision: DeliveryDecision, err: AnyWhatsAppError, attempts: number): Promise<Outcome> {
     const { deliveries, broadcasts, pacer, clock, settings } = this.deps;
     const now = clock.now();
     const later = (ms: number) => new Date(now.getTime() + ms);
     const reason = `${err.kind} (${err.code})`;
     if (err.mayHaveBeenSent) return 'in-flight'; // never resend what may have arrived: the status webhook or the sweep decides
+    if (err.kind === 'bsuid-unsupported' && !/^\d+$/.test(to)) {
+      await deliveries.markRetry(id, now, reason, {}, now);
+      return 'by-number';
+    }
     if (err.kind === 'outside-window' && decision.kind === 'session') {
       await deliveries.markRetry(id, now, reason, { kind: 'template', sessionRefused: true }, now);
       return 'again';

@@ -2,6 +2,8 @@ import { BATCHES } from '../store/broadcast-repository.js';
 import { CONTACTS, type Contact } from '../store/contact-repository.js';
 import { DELIVERIES, DELIVERY_ATTEMPTS } from '../store/delivery-repository.js';
 import { ErasureSweeps } from '../store/erasure-sweeps.js';
+import { CONTACT_IDENTITIES } from '../store/identity-repository.js';
+import { CONTACT_MERGES } from '../store/merge-repository.js';
 import { NUDGES } from '../store/nudge-repository.js';
 import type { SuppressionReason } from '../store/suppression-repository.js';
 import { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
@@ -34,11 +36,11 @@ export interface ErasureResult {
   waitingWebhookBatches: number;
 }
 
-/** Every name of the contact: keys, numbers, wa_ids and user ids, from the id given and the contact records found. */
-function namesOf(id: ContactId, contacts: readonly Contact[]): ContactNames {
+/** Every name of the contact: keys, numbers, wa_ids and user ids, from the id given, the contact records found and their identities. */
+function namesOf(id: ContactId, contacts: readonly Contact[], identities: readonly string[]): ContactNames {
   const keys = new Set(contacts.map((c) => c.key));
-  const phones = new Set(contacts.flatMap((c) => (c.phone ? [c.phone] : [])));
-  const userIds = new Set(contacts.flatMap((c) => (c.userId ? [c.userId] : [])));
+  const phones = new Set([...contacts.flatMap((c) => (c.phone ? [c.phone] : [])), ...identities.filter((n) => n.startsWith('+'))]);
+  const userIds = new Set([...contacts.flatMap((c) => (c.userId ? [c.userId] : [])), ...identities.filter((n) => n.startsWith('user:')).map((n) => n.slice('user:'.length))]);
   const waIds = new Set(contacts.flatMap((c) => (c.waId ? [c.waId] : [])));
   if (id.kind === 'phone') {
     keys.add(id.phone);
@@ -51,16 +53,30 @@ function namesOf(id: ContactId, contacts: readonly Contact[]): ContactNames {
   return { keys: [...keys], phones: [...phones], waIds: [...waIds], userIds: [...userIds] };
 }
 
+/** The names the suppression is kept under: every key, number and user id of the person. */
+function suppressionNamesOf(names: ContactNames): string[] {
+  return [...new Set([...names.keys, ...names.phones, ...names.userIds.map((u) => `user:${u}`)])];
+}
+
 type Mode = 'count' | 'delete';
 
 /** Runs every sweep over the contact's names in one mode; the contact records themselves go last. */
 async function sweep(services: Services, options: ForgetOptions, names: ContactNames, mode: Mode): Promise<Record<string, number>> {
-  const { contacts, deliveries, nudges, events, broadcasts, db } = services;
+  const { contacts, deliveries, nudges, events, broadcasts, identities, merges, db } = services;
   const sweeps = new ErasureSweeps(db);
   const counts: Record<string, number> = {};
   const add = (collection: string, n: number) => {
     if (n > 0) counts[collection] = (counts[collection] ?? 0) + n;
   };
+  const identityNames = [...names.phones, ...names.userIds.map((u) => `user:${u}`)];
+  if (mode === 'count') {
+    const linked = await identities.namesOf(names.keys);
+    add(CONTACT_IDENTITIES, new Set([...[...linked.values()].flat(), ...(await identities.owners(identityNames)).keys()]).size);
+    add(CONTACT_MERGES, (await merges.involving(names.keys)).length);
+  } else {
+    add(CONTACT_IDENTITIES, (await identities.removeContacts(names.keys)) + (await identities.remove(identityNames)));
+    add(CONTACT_MERGES, await merges.removeInvolving(names.keys));
+  }
   const erased = await deliveries.eraseContacts(names.keys, callingCodeOf, mode);
   add(DELIVERIES, erased.deliveries);
   add(DELIVERY_ATTEMPTS, erased.attempts);
@@ -78,11 +94,14 @@ async function sweep(services: Services, options: ForgetOptions, names: ContactN
 
 /** Finds what names the contact, changing nothing. Nothing found: `found` is empty. */
 export async function planErasure(services: Services, options: ForgetOptions, id: ContactId): Promise<ErasurePlan> {
-  const found = await services.contacts.findForErasure(id.kind === 'phone' ? { phone: id.phone } : { userId: id.userId });
-  const names = namesOf(id, found);
+  const given = id.kind === 'phone' ? id.phone : `user:${id.userId}`;
+  const owner = (await services.identities.owners([given])).get(given);
+  const found = await services.contacts.findForErasure(id.kind === 'phone' ? { phone: id.phone } : { userId: id.userId }, owner ? [owner] : []);
+  const linked = await services.identities.namesOf(found.map((c) => c.key));
+  const names = namesOf(id, found, [...linked.values()].flat());
   const counts = await sweep(services, options, names, 'count');
   if (found.length > 0) counts[CONTACTS] = found.length;
-  const suppressions = await services.suppressions.findMany(names.keys);
+  const suppressions = await services.suppressions.findMany(suppressionNamesOf(names));
   const suppression = [...suppressions.values()].sort((a, b) => b.at.getTime() - a.at.getTime())[0];
   return { id, names, found: counts, ...(suppression ? { suppression } : {}) };
 }
@@ -104,7 +123,7 @@ export async function eraseContact(services: Services, options: ForgetOptions, p
   if (plan.suppression) {
     suppression = { state: 'kept', ...plan.suppression };
   } else {
-    for (const key of plan.names.keys) await services.suppressions.suppress(key, 'erased', now);
+    for (const name of suppressionNamesOf(plan.names)) await services.suppressions.suppress(name, 'erased', now);
     suppression = { state: 'written', reason: 'erased', at: now };
   }
   const waitingWebhookBatches = await new WebhookBatchRepository(services.db).countMentioning([...plan.names.waIds, ...plan.names.userIds]);

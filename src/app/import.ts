@@ -4,7 +4,8 @@ import {
   checkHeader, checkRow, decideImport, type ImportHeader, type ImportRejectReason, type ImportRow, type StoredForImport,
 } from '../domain/contact-import.js';
 import { PermanentError } from '../domain/errors.js';
-import type { Contact, ImportedContact, ImportUpdate, Subscription } from '../store/contact-repository.js';
+import { suppressionNames, type Contact, type ImportedContact, type ImportUpdate, type Subscription } from '../store/contact-repository.js';
+import { identityNames } from '../store/identity-repository.js';
 import type { Services } from './deps.js';
 
 export interface ImportRequest {
@@ -78,10 +79,25 @@ function subscriptionOf(row: ImportRow, request: ImportRequest, now: Date): Subs
  * contact changed in between (a STOP, another import) are decided again.
  */
 async function applyChunk(services: Services, request: ImportRequest, items: readonly Item[], now: Date, round = 1): Promise<Decided[]> {
-  const { contacts, suppressions } = services;
-  const keys = await contacts.keysOf(items.map((i) => ({ ...(i.row.phone ? { phone: i.row.phone } : {}), ...(i.row.userId ? { userId: i.row.userId } : {}) })));
+  const { contacts, suppressions, people } = services;
+  const persons = items.map((i) => ({ phone: i.row.phone, userId: i.row.userId }));
+  // A real run links the rows' identities (a row naming the number and the user id of two
+  // contacts merges them); a dry run only looks.
+  const keys = (request.dryRun ? await people.keysOf(persons) : await people.resolve(persons, now)) as string[];
   const read = new Map((await contacts.getMany(keys)).map((c) => [c.key, c]));
-  const suppressed = await suppressions.findMany(keys);
+  // Suppressed under any name: the row's number or user id, the contact's key, its identities.
+  const namesOf = new Map<string, string[]>();
+  items.forEach((item, index) => {
+    const key = keys[index] as string;
+    const contact = read.get(key);
+    namesOf.set(key, [...new Set([...(namesOf.get(key) ?? []), key, ...identityNames(item.row), ...(contact ? suppressionNames(contact) : [])])]);
+  });
+  const suppressionsByName = await suppressions.findMany([...new Set([...namesOf.values()].flat())]);
+  const suppressed = new Map<string, { at: Date }>();
+  for (const [key, names] of namesOf) {
+    const latest = names.map((n) => suppressionsByName.get(n)).filter((x) => x !== undefined).sort((a, b) => b.at.getTime() - a.at.getTime())[0];
+    if (latest) suppressed.set(key, latest);
+  }
   const current = new Map<string, Contact>(read);
   const inserts = new Map<string, ImportedContact>();
   const updates = new Map<string, ImportUpdate>();
@@ -126,7 +142,7 @@ async function applyChunk(services: Services, request: ImportRequest, items: rea
 
   // The suppression goes first: a run stopped after it and before the subscription finds the
   // contact unsubscribed since before the consent, and subscribes them the same way.
-  await suppressions.liftMany([...lifts]);
+  await suppressions.liftMany([...lifts].flatMap((key) => namesOf.get(key) ?? [key]));
   const insertList = [...inserts.values()];
   const inserted = await contacts.insertImported(request.topic, insertList, now);
   const applied = await contacts.subscribeImported(request.topic, [...updates.values()], now);

@@ -5,12 +5,11 @@ import { ContactRepository, type Contact, type Subscription } from '../store/con
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { StoredInbound, WebhookEventRepository } from '../store/webhook-event-repository.js';
 import { BackgroundDrain } from './background-drain.js';
+import type { ContactIdentities } from './contact-identities.js';
 import type { Logger } from './logger.js';
 
-/** Where a reply goes: WhatsApp addresses contacts by their wa_id (digits, no `+`). */
-export interface ReplyRecipient {
-  waId: string;
-}
+/** Where a reply goes: the wa_id (digits, no `+`) when the message showed one, else the business-scoped user id (`recipient`). */
+export type ReplyRecipient = { waId: string } | { userId: string };
 
 /** What the conversation needs from WhatsApp: send one reply. Implemented by the Cloud API adapter. */
 export interface ReplySender {
@@ -21,6 +20,8 @@ export interface InboundProcessorDeps {
   events: WebhookEventRepository;
   contacts: ContactRepository;
   suppressions: SuppressionRepository;
+  /** The names a contact's opt-out is kept under (every identity of the person). */
+  people: Pick<ContactIdentities, 'suppressionNamesOf'>;
   conversation: ConversationConfig;
   replies: ReplySender;
   clock: Clock;
@@ -77,15 +78,17 @@ export class InboundProcessor {
     }
   }
 
-  async #handle(item: StoredInbound): Promise<void> {
+  async #handle(item: StoredInbound, round = 1): Promise<void> {
     const { contacts, suppressions, clock, logger } = this.deps;
     const { event } = item;
     const now = clock.now();
-    let contact = await contacts.get(item.contactKey);
+    // The contact the message was stored for may have been merged into another since.
+    let contact = await contacts.current(item.contactKey);
+    const key = contact?.key ?? item.contactKey;
     if (opensWindow(event.kind) && (!contact?.lastInboundAt || contact.lastInboundAt < event.timestamp)) {
-      // The webhook stored the message but died before recording it on the contact.
-      await contacts.recordInbound([{ key: item.contactKey, timestamp: event.timestamp, ...(event.phone ? { phone: event.phone } : {}), ...(event.from ? { waId: event.from } : {}) }], now);
-      contact = await contacts.get(item.contactKey);
+      // The webhook stored the message but died before recording it on the contact (or recorded it on a contact merged meanwhile).
+      await contacts.recordInbound([{ key, timestamp: event.timestamp, ...(event.phone ? { phone: event.phone } : {}), ...(event.from ? { waId: event.from } : {}), ...(event.userId ? { userId: event.userId } : {}) }], now);
+      contact = await contacts.get(key);
     }
 
     const decision = decideConversation({
@@ -105,16 +108,20 @@ export class InboundProcessor {
     const subscriptions = subscriptionChanges(contact, decision.actions);
     const helpSent = decision.actions.find((a) => a.type === 'record-help-sent');
     const newWindow = opensWindow(event.kind) && (!contact?.conversationAt || event.timestamp.getTime() - contact.conversationAt.getTime() >= WINDOW_MS);
-    await contacts.applyConversation(item.contactKey, {
+    const applied = await contacts.applyConversation(key, {
       subscriptions,
       conversationAt: event.timestamp,
       ...(newWindow ? { windowOpenedAt: event.timestamp } : {}),
       ...(helpSent ? { lastHelpSentAt: helpSent.at } : {}),
       now,
     });
+    // Merged into another contact between the read and the write: decide again on that one.
+    if (!applied && contact && round < 3) return this.#handle(item, round + 1);
+    // An opt-out (or new consent) holds for every identity of the person.
+    const names = contact ? await this.deps.people.suppressionNamesOf(contact) : [key];
     for (const action of decision.actions) {
-      if (action.type === 'unsubscribe-all') await suppressions.suppress(item.contactKey, 'opt-out', action.at);
-      if (action.type === 'subscribe') await suppressions.lift(item.contactKey);
+      if (action.type === 'unsubscribe-all') for (const name of names) await suppressions.suppress(name, 'opt-out', action.at);
+      if (action.type === 'subscribe') await suppressions.liftMany(names);
     }
 
     const replyError = await this.#sendReplies(item, decision.replies, now);
@@ -124,12 +131,12 @@ export class InboundProcessor {
 
   async #sendReplies(item: StoredInbound, replies: readonly Reply[], now: Date): Promise<string | undefined> {
     if (replies.length === 0) return undefined;
-    const waId = item.event.from;
-    if (!waId) return 'no wa_id to reply to (only a user id)';
+    const to: ReplyRecipient | undefined = item.event.from ? { waId: item.event.from } : item.event.userId ? { userId: item.event.userId } : undefined;
+    if (!to) return 'neither a wa_id nor a user id to reply to';
     if (now.getTime() - item.event.timestamp.getTime() > WINDOW_MS - REPLY_MARGIN_MS) return 'window closed before the reply';
     for (const [index, reply] of replies.entries()) {
       try {
-        await this.deps.replies.sendReply({ waId }, reply, `reply:${item.id}:${index}`);
+        await this.deps.replies.sendReply(to, reply, `reply:${item.id}:${index}`);
       } catch (err) {
         this.deps.logger.warn('reply failed', { err: (err as Error).message, code: (err as { code?: string }).code });
         return `reply failed: ${(err as Error).message}`;

@@ -41,11 +41,11 @@ export function prepareBroadcast(services: Pick<Services, 'contents' | 'config'>
  * them (they are unsubscribed), so they get no delivery record.
  */
 export async function planBroadcast(services: Services, prepared: PreparedBroadcast, now: Date): Promise<PlanSummary> {
-  const { contacts, suppressions, config, rateCard } = services;
+  const { contacts, people, config, rateCard } = services;
   const summary = emptyPlan(rateCard.currency);
   const settings = { safetyMarginMs: config.fanOut.safetyMarginMs, rateCard };
   const add = async (page: readonly Contact[]): Promise<void> => {
-    const suppressed = await suppressions.suppressedAmong(page.map((c) => c.key));
+    const suppressed = await people.suppressedAmong(page);
     for (const contact of page) {
       const decision = decideFor(contact, prepared.topic, prepared.content, suppressed.has(contact.key), now, settings);
       addToPlan(summary, decision, costOf(decision, contact, now, rateCard));

@@ -6,9 +6,12 @@ import type { Clock } from '../domain/clock.js';
 import { BroadcastRepository } from '../store/broadcast-repository.js';
 import { ContactRepository } from '../store/contact-repository.js';
 import { DeliveryRepository } from '../store/delivery-repository.js';
+import { IdentityRepository } from '../store/identity-repository.js';
+import { MergeRepository } from '../store/merge-repository.js';
 import { NudgeRepository } from '../store/nudge-repository.js';
 import { SuppressionRepository } from '../store/suppression-repository.js';
 import { WebhookEventRepository } from '../store/webhook-event-repository.js';
+import { ContactIdentities } from './contact-identities.js';
 import type { Services } from './deps.js';
 import type { Logger } from './logger.js';
 
@@ -20,13 +23,15 @@ export function loadContentConfig(config: Config): Pick<Services, 'conversation'
 }
 
 export function buildServices(config: Config, logger: Logger, clock: Clock, db: Db, content: Pick<Services, 'conversation' | 'contents' | 'rateCard'>): Services {
-  return {
-    config, logger, clock, db, ...content,
+  const repositories = {
     contacts: new ContactRepository(db),
+    identities: new IdentityRepository(db),
+    merges: new MergeRepository(db),
     suppressions: new SuppressionRepository(db, config.suppressionKey),
     events: new WebhookEventRepository(db),
     broadcasts: new BroadcastRepository(db),
     deliveries: new DeliveryRepository(db),
     nudges: new NudgeRepository(db),
   };
+  return { config, logger, clock, db, ...content, ...repositories, people: new ContactIdentities({ ...repositories, logger }) };
 }

@@ -1,9 +1,13 @@
 import { opensWindow } from '../domain/conversation.js';
-import { ContactRepository, contactKey, type InboundSender } from '../store/contact-repository.js';
+import type { ContactRepository, InboundSender } from '../store/contact-repository.js';
 import { inboundKey, preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
 import type { InboundMessageEvent, ParsedWebhook, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
 import type { AcceptedBatch } from '../http/webhook-routes.js';
+import type { Person } from './contact-identities.js';
+
+/** Finds (or makes) the contact of each person: `ContactIdentities.resolve`. */
+export type PersonResolver = (people: readonly Person[], now: Date) => Promise<(string | undefined)[]>;
 
 /** Which events are ours, and how far ahead of our clock an event's own time may be. */
 export interface IngestPolicy {
@@ -44,6 +48,7 @@ export class WebhookIngest {
   constructor(
     private readonly contacts: ContactRepository,
     private readonly events: WebhookEventRepository,
+    private readonly resolvePeople: PersonResolver,
     private readonly clock: Clock,
     private readonly policy: IngestPolicy,
     /** Told of the status events just stored, to apply them without looking them up again. */
@@ -89,11 +94,11 @@ export class WebhookIngest {
     const statusEvents = batches.flatMap((b) => b.statuses);
     const preferences = batches.flatMap((b) => b.preferences);
 
-    const keys = await this.#resolveKeys(messages, preferences);
+    const keys = await this.resolvePeople([...messages, ...preferences].map((e) => ({ phone: e.phone, userId: e.userId })), now);
     const inbound: { contactKey: string; event: InboundMessageEvent }[] = [];
     let unaddressable = 0;
-    for (const event of messages) {
-      const key = keys(event.phone, event.userId);
+    for (const [index, event] of messages.entries()) {
+      const key = keys[index];
       if (key) inbound.push({ contactKey: key, event });
       else unaddressable += 1;
     }
@@ -115,8 +120,8 @@ export class WebhookIngest {
     const statuses = storedStatuses.length;
     if (statuses > 0) this.onStatuses(storedStatuses);
 
-    const preferenceItems = preferences.map((event) => {
-      const key = keys(event.phone, event.userId);
+    const preferenceItems = preferences.map((event, index) => {
+      const key = keys[messages.length + index];
       return key ? { contactKey: key, event } : { event };
     });
     const freshPreferences = await this.events.addPreferences(preferenceItems, now);
@@ -136,15 +141,5 @@ export class WebhookIngest {
       duplicates: total - stored - unaddressable,
       unaddressable,
     };
-  }
-
-  /** Maps (phone, user id) to a contact key, finding contacts known only by user id in one query. */
-  async #resolveKeys(
-    messages: readonly InboundMessageEvent[],
-    preferences: readonly UserPreferenceEvent[],
-  ): Promise<(phone?: string, userId?: string) => string | undefined> {
-    const userOnly = [...messages, ...preferences].filter((e) => !e.phone && e.userId).map((e) => e.userId as string);
-    const known = await this.contacts.keysByUserId([...new Set(userOnly)]);
-    return (phone, userId) => (phone ? phone : userId ? (known.get(userId) ?? contactKey(undefined, userId)) : undefined);
   }
 }

@@ -6,10 +6,11 @@ import type { ReplyRecipient, ReplySender } from './inbound-processor.js';
 export function whatsappReplies(sender: CloudApiSender): ReplySender {
   return {
     async sendReply(to: ReplyRecipient, reply: Reply, callbackData: string): Promise<void> {
+      const address = 'waId' in to ? to.waId : to.userId;
       if (reply.kind === 'text') {
-        await sender.send({ type: 'text', to: to.waId, body: reply.body, callbackData });
+        await sender.send({ type: 'text', to: address, body: reply.body, callbackData });
       } else {
-        await sender.send({ type: 'buttons', to: to.waId, body: reply.body, buttons: reply.buttons, callbackData });
+        await sender.send({ type: 'buttons', to: address, body: reply.body, buttons: reply.buttons, callbackData });
       }
     },
   };

@@ -12,8 +12,9 @@ import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import type { Contact, ContactRepository } from '../store/contact-repository.js';
 import { nudgeCallbackData, type NudgeRepository } from '../store/nudge-repository.js';
 import type { SendPacer } from '../store/send-pacer.js';
-import type { SuppressionRepository } from '../store/suppression-repository.js';
 import { isWhatsAppError } from '../whatsapp/cloud-api-errors.js';
+import type { ContactIdentities } from './contact-identities.js';
+import { addressOf } from './fan-out-plan.js';
 import type { Messenger } from './fan-out.js';
 
 export interface KeeperSettings {
@@ -34,7 +35,8 @@ export interface KeeperDeps {
   contacts: ContactRepository;
   nudges: NudgeRepository;
   broadcasts: BroadcastRepository;
-  suppressions: SuppressionRepository;
+  /** Suppression under any identity of the person. */
+  people: Pick<ContactIdentities, 'suppressedAmong'>;
   messenger: Messenger;
   pacer: SendPacer;
   clock: Clock;
@@ -92,10 +94,10 @@ export class WindowKeeper {
   }
 
   async #handlePage(page: readonly Contact[], now: Date, history: Map<string, Date[]>, report: KeeperPass, signal: AbortSignal): Promise<void> {
-    const { nudges, suppressions, settings } = this.deps;
+    const { nudges, people, settings } = this.deps;
     const keys = page.map((c) => c.key);
     const [suppressed, latest, replies] = await Promise.all([
-      suppressions.suppressedAmong(keys),
+      people.suppressedAmong(page),
       // The page's windows start at or after the earliest lastInboundAt in it.
       nudges.latestWindows(keys, new Date(Math.min(...page.map((c) => c.lastInboundAt?.getTime() ?? 0)))),
       settings.policy === 'worth-it' ? nudges.replyHistory(keys, new Date(now.getTime() - KEEPER_HISTORY_MS)) : Promise.resolve(new Map<string, { sent: number; replied: number }>()),
@@ -169,7 +171,12 @@ export class WindowKeeper {
     const id = await nudges.claim({ contactKey: contact.key, windowOf: decision.windowOf, topic: topic.id, state: 'claimed', ...(decision.estimate ? { estimate: decision.estimate } : {}) }, now);
     if (!id) return 'taken';
     const message = nudgeMessage(topic, chooseLanguage(contact.language, contact.phone), this.deps.conversation);
-    const to = contact.waId ?? (contact.phone ?? '').replace(/^\+/, '');
+    const to = addressOf(contact);
+    if (to === undefined) {
+      await nudges.markFailed(id, 'no-address', 'neither a number nor a user id to send to');
+      this.deps.onNudge?.('failed', 'no-address');
+      return 'failed';
+    }
     try {
       const result = await messenger.send({ type: 'buttons', to, body: message.body, buttons: message.buttons, callbackData: nudgeCallbackData(id) });
       await nudges.markSent(id, result.wamid, clock.now());

@@ -174,7 +174,7 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     });
 
     const ingest = new WebhookIngest(
-      services.contacts, services.events, clock,
+      services.contacts, services.events, (people, now) => services.people.resolve(people, now), clock,
       { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
       (stored) => statuses.accept(stored),
       async (replies) => {

@@ -84,6 +84,11 @@ export class BroadcastRepository {
     }
   }
 
+  /** The id of every broadcast (a merge moves a contact's delivery of each). */
+  async allIds(): Promise<string[]> {
+    return (await this.#broadcasts.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+  }
+
   async get(id: string): Promise<Broadcast | undefined> {
     const doc = await this.#broadcasts.findOne({ _id: id });
     return doc ? toBroadcast(doc) : undefined;

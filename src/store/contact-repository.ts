@@ -1,8 +1,10 @@
 import type { AnyBulkWriteOperation, Collection, Db, Filter } from 'mongodb';
 import type { ImportedConsent } from '../domain/contact-import.js';
 import { WINDOW_MS, type ConsentRecord, type SubscriptionState, type TopicSubscription } from '../domain/conversation.js';
+import type { MergedFields } from '../domain/contact-merge.js';
 import type { PruneReason } from '../domain/pruning.js';
-import { bulkWrite, findByIds, insertUnique, type IndexDeclaration } from './database.js';
+import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
+import { identityName } from './identity-repository.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
 /** What changed a subscription; `prune`: the pruning pass ended it (the contact stopped replying). */
@@ -23,7 +25,11 @@ export interface Subscription {
 
 /** A contact as the rest of the app sees it. */
 export interface Contact {
-  /** The E.164 number, or `user:<id>` while only Meta's business-scoped user id is known. */
+  /**
+   * The contact's id, fixed for good: the identity it was first known by (its E.164 number, or
+   * `user:<id>` when only Meta's business-scoped user id was known). Its identities (number,
+   * user ids) point to it from `contact_identities`, whatever the contact is called later.
+   */
   key: string;
   phone?: string;
   waId?: string;
@@ -45,6 +51,12 @@ export interface Contact {
   unansweredTemplates: number;
   marketing?: { value: string; at: Date };
   createdAt: Date;
+  /** Contacts merged into this one (they were the same person): their deliveries count as its own. */
+  mergedFrom?: string[];
+  /** Set on what is left of a contact merged into another: the key of that one. */
+  mergedInto?: string;
+  /** Its identities are linked in `contact_identities` (set by the migration and by new contacts). */
+  identified?: boolean;
 }
 
 interface ContactDoc extends Omit<Contact, 'key'> {
@@ -69,6 +81,7 @@ export const contactIndexes: IndexDeclaration = {
   indexes: [
     { name: 'contacts_user_id', key: { userId: 1 } },
     { name: 'contacts_status_last_inbound', key: { status: 1, lastInboundAt: 1 } },
+    { name: 'contacts_merged_from', key: { mergedFrom: 1 } },
   ],
 };
 
@@ -147,7 +160,7 @@ export interface ContactSelection {
 }
 
 function selectionFilter(s: ContactSelection): Filter<ContactDoc> {
-  const filter: Filter<ContactDoc> = {};
+  const filter: Filter<ContactDoc> = { mergedInto: { $exists: false } };
   if (s.status) filter.status = s.status;
   if (s.topic !== undefined) {
     const path = `subscriptions.${s.topic}`;
@@ -184,10 +197,15 @@ function toContact(doc: ContactDoc): Contact {
   return { key: _id, ...rest, subscriptions: rest.subscriptions ?? {} };
 }
 
-/** The contact key for a message: its number, else its user id. */
-export function contactKey(phone: string | undefined, userId: string | undefined): string | undefined {
-  if (phone) return phone;
-  return userId ? `user:${userId}` : undefined;
+/** The key a new contact gets: its number, else its user id (see `identityName`). */
+export const contactKey = identityName;
+
+/**
+ * Every name a contact's suppression may be kept under: its key, the keys of contacts merged
+ * into it, its number and its user id (an opt-out under any of them blocks the contact).
+ */
+export function suppressionNames(contact: Pick<Contact, 'key' | 'mergedFrom' | 'phone' | 'userId'>): string[] {
+  return [...new Set([contact.key, ...(contact.mergedFrom ?? []), ...(contact.phone ? [contact.phone] : []), ...(contact.userId ? [`user:${contact.userId}`] : [])])];
 }
 
 export class ContactRepository {
@@ -202,11 +220,94 @@ export class ContactRepository {
     return doc ? toContact(doc) : undefined;
   }
 
-  /** Keys of the contacts already known by these user ids (for messages that carry no number). */
-  async keysByUserId(userIds: readonly string[]): Promise<Map<string, string>> {
-    if (userIds.length === 0) return new Map();
-    const docs = await this.#contacts.find({ userId: { $in: [...userIds] } }, { projection: { _id: 1, userId: 1 } }).toArray();
-    return new Map(docs.map((d) => [d.userId as string, d._id]));
+  /**
+   * The contact a key leads to today: the contact itself, or for one merged into another, the
+   * one it went into (followed to the end). Undefined when there is none.
+   */
+  async current(key: string): Promise<Contact | undefined> {
+    let contact = await this.get(key);
+    for (let hops = 0; contact?.mergedInto !== undefined && hops < 16; hops += 1) contact = await this.get(contact.mergedInto);
+    return contact?.mergedInto === undefined ? contact : undefined;
+  }
+
+  /**
+   * The contacts these identity names lead to without `contact_identities` (contacts stored
+   * before identities existed, or by hand): a contact whose key is the name, or for `user:<id>`
+   * one that holds the user id. Each name maps to the key of the contact it leads to (for a
+   * merged one, the one it went into).
+   */
+  async heads(names: readonly string[]): Promise<Map<string, string>> {
+    if (names.length === 0) return new Map();
+    const userIds = names.filter((n) => n.startsWith('user:')).map((n) => n.slice('user:'.length));
+    const docs = await this.#contacts.find(
+      { $or: [{ _id: { $in: [...new Set(names)] } }, ...(userIds.length > 0 ? [{ userId: { $in: userIds } }] : [])] },
+      { projection: { _id: 1, mergedInto: 1, userId: 1 } },
+    ).toArray();
+    const heads = new Map<string, string>();
+    // A contact's own key first: it wins over one that merely holds the user id.
+    for (const d of docs) if (d.userId !== undefined && !heads.has(`user:${d.userId}`)) heads.set(`user:${d.userId}`, d.mergedInto ?? d._id);
+    for (const d of docs) heads.set(d._id, d.mergedInto ?? d._id);
+    return heads;
+  }
+
+  /** A page of contacts whose identities are not linked yet (the migration), tombstones left out. */
+  async unidentified(limit: number): Promise<Contact[]> {
+    const docs = await this.#contacts.find({ identified: { $exists: false }, mergedInto: { $exists: false } }, { projection: { _id: 1, phone: 1, userId: 1, mergedFrom: 1 } }).limit(limit).toArray();
+    return docs.map((d) => ({ ...toContact(d as ContactDoc) }));
+  }
+
+  /** Marks contacts whose identities are linked. */
+  async markIdentified(keys: readonly string[], now: Date): Promise<void> {
+    if (keys.length > 0) await this.#contacts.updateMany({ _id: { $in: [...keys] } }, { $set: { identified: true, updatedAt: now } });
+  }
+
+  /**
+   * Turns a contact merged into `into` into a tombstone: its key, `mergedInto` and nothing
+   * else that names or reaches the person (status removed, no topics, no window), so no job
+   * picks it up. Once only: false when it was a tombstone already.
+   */
+  async tombstone(key: string, into: string, now: Date): Promise<boolean> {
+    const result = await this.#contacts.replaceOne(
+      { _id: key, mergedInto: { $exists: false } },
+      { mergedInto: into, status: 'removed', subscriptions: {}, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * Writes a merge into the contact that stays (created when only the merged one existed),
+   * once per merged contact: the dates only move forward, `mergedFrom` takes the merged key
+   * and the keys merged into it before. False when it was written already.
+   */
+  async absorb(key: string, merged: string, fields: MergedFields<Subscription>, mergedFrom: readonly string[], now: Date): Promise<boolean> {
+    const set: Record<string, unknown> = { status: fields.status, sentSinceReply: fields.sentSinceReply, unansweredTemplates: fields.unansweredTemplates, identified: true, updatedAt: now };
+    for (const [topic, subscription] of Object.entries(fields.subscriptions)) set[`subscriptions.${topic}`] = subscription;
+    for (const [field, value] of Object.entries(fields.fill)) set[field] = value;
+    if (fields.lapsedAt) set.lapsedAt = fields.lapsedAt;
+    if (fields.windowOpenedAt) set.windowOpenedAt = fields.windowOpenedAt;
+    const max: Record<string, Date> = {};
+    for (const field of ['lastInboundAt', 'conversationAt', 'lastHelpSentAt'] as const) {
+      const value = fields[field];
+      if (value) max[field] = value;
+    }
+    try {
+      const result = await this.#contacts.updateOne(
+        { _id: key, mergedFrom: { $ne: merged } },
+        {
+          $set: set,
+          ...(Object.keys(max).length > 0 ? { $max: max } : {}),
+          $min: { createdAt: fields.createdAt },
+          $addToSet: { mergedFrom: { $each: [...new Set([merged, ...mergedFrom])] } },
+          ...(fields.lapsedAt ? {} : { $unset: { lapsedAt: '' } }),
+          ...(Object.keys(fields.subscriptions).length === 0 ? { $setOnInsert: { subscriptions: {} } } : {}),
+        },
+        { upsert: true },
+      );
+      return result.modifiedCount + result.upsertedCount > 0;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false; // it exists and holds the merge already
+      throw err;
+    }
   }
 
   /**
@@ -230,7 +331,7 @@ export class ContactRepository {
             ...(s.userId ? { userId: s.userId } : {}),
             ...(s.profileName ? { profileName: s.profileName } : {}),
           },
-          $setOnInsert: { status: 'active', subscriptions: {}, createdAt: now },
+          $setOnInsert: { status: 'active', subscriptions: {}, createdAt: now, identified: true },
         },
         upsert: true,
       },
@@ -240,7 +341,10 @@ export class ContactRepository {
     await this.#contacts.updateMany({ _id: { $in: senders.map((s) => s.key) }, status: 'lapsed' }, { $set: { status: 'active', updatedAt: now }, $unset: { lapsedAt: '' } });
   }
 
-  /** Applies the conversation's changes for one message in a single atomic update. */
+  /**
+   * Applies the conversation's changes for one message in a single atomic update. False when the
+   * contact was merged into another meanwhile (nothing written: apply them to that one).
+   */
   async applyConversation(key: string, change: {
     subscriptions: Record<string, Subscription>;
     conversationAt: Date;
@@ -248,13 +352,14 @@ export class ContactRepository {
     lastHelpSentAt?: Date;
     status?: ContactStatus;
     now: Date;
-  }): Promise<void> {
+  }): Promise<boolean> {
     const set: Record<string, unknown> = { updatedAt: change.now };
     for (const [topic, subscription] of Object.entries(change.subscriptions)) set[`subscriptions.${topic}`] = subscription;
     if (change.windowOpenedAt) set.windowOpenedAt = change.windowOpenedAt;
     if (change.lastHelpSentAt) set.lastHelpSentAt = change.lastHelpSentAt;
     if (change.status) set.status = change.status;
-    await this.#contacts.updateOne({ _id: key }, { $set: set, $max: { conversationAt: change.conversationAt } });
+    const result = await this.#contacts.updateOne({ _id: key, mergedInto: { $exists: false } }, { $set: set, $max: { conversationAt: change.conversationAt } });
+    return result.matchedCount === 1;
   }
 
   /** Records Meta's marketing preference, keeping only the newest by its own timestamp. */
@@ -415,16 +520,10 @@ export class ContactRepository {
     return this.#contacts.countDocuments(selectionFilter(selection));
   }
 
-  /** The key of each contact: its number, else the contact known by its user id, else `user:<id>`. */
-  async keysOf(ids: readonly { phone?: string; userId?: string }[]): Promise<string[]> {
-    const known = await this.keysByUserId(ids.flatMap((i) => (i.phone === undefined && i.userId !== undefined ? [i.userId] : [])));
-    return ids.map((i) => i.phone ?? known.get(i.userId ?? '') ?? `user:${i.userId ?? ''}`);
-  }
-
   /** Creates imported contacts (status active, counters at 0, no `lastInboundAt`); false where the key exists already. */
   async insertImported(topic: string, contacts: readonly ImportedContact[], now: Date): Promise<boolean[]> {
     return insertUnique(this.#contacts, contacts.map((c) => ({
-      _id: c.key, status: 'active' as const, subscriptions: { [topic]: c.subscription }, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now,
+      _id: c.key, status: 'active' as const, subscriptions: { [topic]: c.subscription }, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now, identified: true,
       ...(c.phone ? { phone: c.phone, waId: c.phone.slice(1) } : {}), ...(c.userId ? { userId: c.userId } : {}),
       ...(c.language ? { language: c.language } : {}), ...(c.name ? { profileName: c.name } : {}),
     })));
@@ -456,13 +555,22 @@ export class ContactRepository {
     }).map((u) => u.key));
   }
 
-  /** Every contact an erasure names: the number as key or field, the user id as key or field. */
-  async findForErasure(id: { phone?: string; userId?: string }): Promise<Contact[]> {
+  /**
+   * Every contact an erasure names: the number as key or field, the user id as key or field, the
+   * contacts of `keys` (found through identities), and on both sides of their merges (the
+   * contacts merged into them, what is left of those, and the one they went into).
+   */
+  async findForErasure(id: { phone?: string; userId?: string }, keys: readonly string[] = []): Promise<Contact[]> {
     const or: Filter<ContactDoc>[] = [];
     if (id.phone) or.push({ _id: id.phone }, { phone: id.phone });
     if (id.userId) or.push({ _id: `user:${id.userId}` }, { userId: id.userId });
+    if (keys.length > 0) or.push({ _id: { $in: [...keys] } });
     if (or.length === 0) return [];
-    return (await this.#contacts.find({ $or: or }).toArray()).map(toContact);
+    const found = new Map((await this.#contacts.find({ $or: or }).toArray()).map((d) => [d._id, d]));
+    const related = [...found.values()].flatMap((d) => [...(d.mergedFrom ?? []), ...(d.mergedInto ? [d.mergedInto] : [])]);
+    const around = await this.#contacts.find({ $or: [{ _id: { $in: related } }, { mergedInto: { $in: [...found.keys()] } }] }).toArray();
+    for (const doc of around) found.set(doc._id, doc);
+    return [...found.values()].map(toContact);
   }
 
   async deleteKeys(keys: readonly string[]): Promise<number> {

@@ -200,6 +200,26 @@ export class DeliveryRepository {
     return insertUnique(this.#deliveries, docs);
   }
 
+  /**
+   * After a merge: the deliveries of contact `from` (one id per broadcast, so found without an
+   * index on the contact) name contact `to` from now on. A retry still waiting is skipped with
+   * the reason: the contact that stays gets the broadcast through its own batch, once (its
+   * fan-out counts the merged contact's deliveries as its own). Returns how many moved.
+   */
+  async repointContact(from: string, to: string, broadcastIds: readonly string[], now: Date): Promise<number> {
+    const idOf = await this.ids();
+    const found = await findByIds(this.#deliveries, broadcastIds.map((b) => idOf(b, from)), { _id: 1, state: 1 });
+    await bulkWrite(this.#deliveries, found.map((d) => ({
+      updateOne: {
+        filter: { _id: d._id },
+        update: d.state === 'retrying'
+          ? { $set: { contactKey: to, state: 'skipped' as const, reason: 'merged into another contact of the same person', rank: RANK.skipped, updatedAt: now }, $unset: { nextAttemptAt: '' } }
+          : { $set: { contactKey: to, updatedAt: now } },
+      },
+    })));
+    return found.length;
+  }
+
   /** Records a skip (once; an existing record wins). */
   async skip(broadcastId: string, contactKey: string, reason: string, now: Date): Promise<void> {
     const id = await this.idOf(broadcastId, contactKey);

@@ -1,7 +1,7 @@
 import { ObjectId, type Collection, type Db } from 'mongodb';
 import { WINDOW_MS } from '../domain/conversation.js';
 import type { NudgeEstimate } from '../domain/keeper-policy.js';
-import { insertUnique, type IndexDeclaration } from './database.js';
+import { insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 
 /**
  * `claimed`: taken, the request not yet known to have left (a worker that dies here leaves it so:
@@ -73,6 +73,21 @@ export class NudgeRepository {
     };
     const [won] = await insertUnique(this.#nudges, [doc]);
     return won ? _id.toHexString() : undefined;
+  }
+
+  /**
+   * After a merge: the nudge records of contact `from` name contact `to`. Where both have a
+   * record for the same window (the same last inbound), the one of `to` stays.
+   */
+  async repointContact(from: string, to: string): Promise<void> {
+    for await (const doc of this.#nudges.find({ contactKey: from }, { projection: { _id: 1 } })) {
+      try {
+        await this.#nudges.updateOne({ _id: doc._id }, { $set: { contactKey: to } });
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        await this.#nudges.deleteOne({ _id: doc._id });
+      }
+    }
   }
 
   async markSent(id: string, wamid: string, now: Date): Promise<void> {

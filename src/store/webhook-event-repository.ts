@@ -151,6 +151,12 @@ export class WebhookEventRepository {
     this.#rejected = db.collection<RejectedDoc>(REJECTED_EVENTS);
   }
 
+  /** After a merge: the stored messages and preference events of contact `from` name contact `to`. */
+  async repointContact(from: string, to: string): Promise<void> {
+    await this.#inbound.updateMany({ contactKey: from }, { $set: { contactKey: to } });
+    await this.#preferences.updateMany({ contactKey: from }, { $set: { contactKey: to } });
+  }
+
   /** Stores inbound messages; returns the keys (`inboundKey`, in clear) of those not seen before. */
   async addInbound(items: readonly { contactKey: string; event: InboundMessageEvent }[], now: Date): Promise<Set<string>> {
     const pseudonymOf = await this.#pseudonyms.pseudonymizer();

@@ -11,6 +11,8 @@ export type WhatsAppErrorScope = 'contact' | 'broadcast';
 export type WhatsAppErrorKind =
   | 'outside-window'
   | 'undeliverable'
+  /** 131062: this message cannot go to a business-scoped user id (`recipient`); the phone number can take it. */
+  | 'bsuid-unsupported'
   | 'throughput'
   | 'pair-rate'
   | 'api-rate'
@@ -139,6 +141,7 @@ export const META_ERROR_RULES: Readonly<Record<string, CodeRule>> = Object.freez
   '131047': { kind: 'outside-window', class: 'permanent', scope: 'contact' },
   '470': { kind: 'outside-window', class: 'permanent', scope: 'contact' },
   '131026': { kind: 'undeliverable', class: 'permanent', scope: 'contact' },
+  '131062': { kind: 'bsuid-unsupported', class: 'permanent', scope: 'contact' },
   '130429': { kind: 'throughput', class: 'rate-limited', scope: 'broadcast', retryAfterMs: 1 * SECOND },
   '131056': { kind: 'pair-rate', class: 'rate-limited', scope: 'contact', retryAfterMs: 1 * SECOND },
   '4': { kind: 'api-rate', class: 'rate-limited', scope: 'broadcast', retryAfterMs: 1 * MINUTE },

@@ -1,10 +1,16 @@
+import { isBsuid } from '../domain/contact-id.js';
+
 /**
  * The messages the worker sends, as plain data, and their Cloud API request bodies.
  * Every message carries `callbackData` (sent as `biz_opaque_callback_data`) so that status
  * webhooks can be tied to the delivery record even without the `wamid`.
  */
 interface MessageBase {
-  /** Recipient phone number (E.164 with or without `+`) or WhatsApp id. */
+  /**
+   * The recipient: a phone number (E.164 with or without `+`) or WhatsApp id, sent as `to`; or
+   * a business-scoped user id (`49.AbC…`, see `isBsuid`), sent as `recipient` (when the number
+   * is not known; the platform may refuse some messages to a BSUID with 131062).
+   */
   to: string;
   /** Echoed in every status webhook of this message; typically the delivery id. At most 512 chars. */
   callbackData: string;
@@ -66,7 +72,7 @@ export const MAX_CALLBACK_DATA = 512;
  * request, so a mistake in our own code never costs a call (or a paid template).
  */
 export function messageProblem(message: OutboundMessage): string | undefined {
-  if (!/\d{5,}/.test(message.to.replace(/\D/g, ''))) return 'to: not a phone number';
+  if (!isBsuid(message.to) && !/\d{5,}/.test(message.to.replace(/\D/g, ''))) return 'to: neither a phone number nor a business-scoped user id';
   if (message.callbackData.length === 0 || message.callbackData.length > MAX_CALLBACK_DATA) return `callbackData: must have 1 to ${MAX_CALLBACK_DATA} characters`;
   switch (message.type) {
     case 'text':
@@ -96,7 +102,7 @@ export function toCloudApiBody(message: OutboundMessage): Record<string, unknown
   const base: Record<string, unknown> = {
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
-    to: message.to.replace(/^\+/, ''),
+    ...(isBsuid(message.to) ? { recipient: message.to } : { to: message.to.replace(/^\+/, '') }),
   };
   if (message.replyTo !== undefined) base.context = { message_id: message.replyTo };
   switch (message.type) {

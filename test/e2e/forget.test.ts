@@ -117,7 +117,9 @@ describe('npm run forget: no trace of the number anywhere, suppression kept, bro
     const result = await eraseContact(services, options, plan, h.clock.now());
     expect(result.suppression).to.deep.include({ state: 'written', reason: 'erased' });
     expect(await traces(db, needlesOf(SUBSCRIBED))).to.deep.equal({});
-    expect(await db.collection(SUPPRESSIONS).countDocuments({ reason: 'erased' })).to.equal(1);
+    // Kept under each name of the person: the number and the user id the webhooks showed.
+    expect(await db.collection(SUPPRESSIONS).countDocuments({ reason: 'erased' })).to.equal(2);
+    expect(await services.suppressions.find(SUBSCRIBED)).to.deep.include({ reason: 'erased' });
     expect(statistics(await broadcastReport(services, broadcastId))).to.deep.equal(statistics(totalsBefore));
     expect((await planErasure(services, options, { kind: 'phone', phone: SUBSCRIBED })).found).to.deep.equal({});
   });
