@@ -12,6 +12,7 @@ import { NudgeRepository } from '../store/nudge-repository.js';
 import { SuppressionRepository } from '../store/suppression-repository.js';
 import { WebhookEventRepository } from '../store/webhook-event-repository.js';
 import { ContactIdentities } from './contact-identities.js';
+import { systemClock } from './system-clock.js';
 import { startDatabaseServer, type DatabaseServer } from '../store/server/local-server.js';
 import type { Logger } from './logger.js';
 
@@ -27,7 +28,7 @@ export interface AppDatabase {
  * Links the identities of contacts stored before identities existed, once per database (and
  * finishes any merge a killed process left half-way): see `ContactIdentities.migrate`.
  */
-export async function linkStoredContacts(db: Db, suppressionKey: string, logger: Logger, now = new Date()): Promise<{ linked: number; merged: number }> {
+export async function linkStoredContacts(db: Db, suppressionKey: string, logger: Logger, now = systemClock.now()): Promise<{ linked: number; merged: number }> {
   const people = new ContactIdentities({
     contacts: new ContactRepository(db), identities: new IdentityRepository(db), merges: new MergeRepository(db), broadcasts: new BroadcastRepository(db),
     deliveries: new DeliveryRepository(db), nudges: new NudgeRepository(db), events: new WebhookEventRepository(db), suppressions: new SuppressionRepository(db, suppressionKey), logger,

@@ -4,14 +4,16 @@ import { parsePhone, type E164 } from './phone.js';
 
 /**
  * How an operator or a file names one contact: a phone number or WhatsApp's business-scoped
- * user id (BSUID: a calling code, a dot and up to 128 printable characters, `49.AbC123…`).
+ * user id (BSUID: a country prefix, a dot and up to 128 printable characters). The prefix is a
+ * calling code in some of Meta's pages (`49.AbC123…`) and the two-letter country code in others
+ * (`DE.1423…`); both are taken.
  */
 export type ContactId =
   | { readonly kind: 'phone'; readonly phone: E164 }
   | { readonly kind: 'bsuid'; readonly userId: string };
 
 /** The BSUID's shape as the webhook schema accepts it: no space and no `|` (inbound keys use it as a separator). */
-const BSUID = /^\d{1,4}\.[!-{}~]{1,128}$/;
+const BSUID = /^(?:\d{1,4}|[A-Z]{2})\.[!-{}~]{1,128}$/;
 
 export function isBsuid(text: string): boolean {
   return BSUID.test(text);
@@ -39,7 +41,7 @@ export function parseContactId(input: string): { ok: true; id: ContactId } | { o
     const userId = text.slice('user:'.length);
     return isBsuid(userId) ? { ok: true, id: { kind: 'bsuid', userId } } : { ok: false, reason: `not a BSUID: ${maskBsuid(userId)} (a calling code, a dot and up to 128 characters)` };
   }
-  if (isBsuid(text) && /[^\d\s\-()./]/.test(text.slice(text.indexOf('.') + 1))) return { ok: true, id: { kind: 'bsuid', userId: text } };
+  if (isBsuid(text) && (/^[A-Z]/.test(text) || /[^\d\s\-()./]/.test(text.slice(text.indexOf('.') + 1)))) return { ok: true, id: { kind: 'bsuid', userId: text } };
   const international = /^\d+$/.test(text) && !text.startsWith('0') ? `+${text}` : text;
   const phone = parsePhone(international);
   return phone.ok ? { ok: true, id: { kind: 'phone', phone: phone.e164 } } : { ok: false, reason: `${phone.reason}; a BSUID is a calling code, a dot and up to 128 characters` };
