@@ -59,6 +59,19 @@ export class ContactIdentities {
       for (let hops = 0; redirects.has(at) && hops < MAX_MERGE_HOPS; hops += 1) at = redirects.get(at) as string;
       return at;
     };
+    // Every identity not linked yet, linked in one insert: to the contact another identity of
+    // the same person leads to, else to a new contact named after the first (the number).
+    const wanted = new Map<IdentityName, string>();
+    const known = (name: IdentityName): string | undefined => owners.get(name) ?? wanted.get(name) ?? heads.get(name);
+    for (const person of people) {
+      const own = identityNames(person);
+      const target = own.map(known).find((k) => k !== undefined) ?? own[0];
+      for (const name of own) if (!owners.has(name) && !wanted.has(name) && target !== undefined) wanted.set(name, heads.get(name) ?? target);
+    }
+    if (wanted.size > 0) {
+      for (const [name, key] of await identities.link([...wanted].map(([name, contactKey]) => ({ name, contactKey })), now)) owners.set(name, key);
+    }
+    // Identities of one person that lead to two contacts: merged into the number's contact.
     const keys: (string | undefined)[] = [];
     for (const person of people) {
       const own = identityNames(person);
@@ -67,16 +80,6 @@ export class ContactIdentities {
         keys.push(undefined);
         continue;
       }
-      const known = (name: IdentityName): string | undefined => {
-        const key = owners.get(name) ?? heads.get(name);
-        return key === undefined ? undefined : follow(key);
-      };
-      const fallback = own.map(known).find((k) => k !== undefined) ?? first;
-      const unlinked = own.filter((n) => !owners.has(n));
-      if (unlinked.length > 0) {
-        for (const [name, key] of await identities.link(unlinked.map((name) => ({ name, contactKey: known(name) ?? fallback })), now)) owners.set(name, key);
-      }
-      // The number's contact stays (the first name is the number when there is one).
       const stays = follow(owners.get(first) as string);
       for (const other of new Set(own.map((n) => follow(owners.get(n) as string)))) {
         if (other === stays) continue;
