@@ -264,14 +264,23 @@ export class ContactRepository {
   /**
    * Turns a contact merged into `into` into a tombstone: its key, `mergedInto` and nothing
    * else that names or reaches the person (status removed, no topics, no window), so no job
-   * picks it up. Once only: false when it was a tombstone already.
+   * picks it up. Made too when there is no contact under the key yet (only an identity was
+   * linked to it): the ingest that linked it records its message there next, and must find the
+   * tombstone instead of making a second live contact. Once only: false when it was a
+   * tombstone already.
    */
   async tombstone(key: string, into: string, now: Date): Promise<boolean> {
-    const result = await this.#contacts.replaceOne(
-      { _id: key, mergedInto: { $exists: false } },
-      { mergedInto: into, status: 'removed', subscriptions: {}, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now },
-    );
-    return result.modifiedCount === 1;
+    try {
+      const result = await this.#contacts.replaceOne(
+        { _id: key, mergedInto: { $exists: false } },
+        { mergedInto: into, status: 'removed', subscriptions: {}, sentSinceReply: 0, unansweredTemplates: 0, createdAt: now, updatedAt: now },
+        { upsert: true },
+      );
+      return result.modifiedCount + result.upsertedCount === 1;
+    } catch (err) {
+      if (isDuplicateKey(err)) return false; // a tombstone already
+      throw err;
+    }
   }
 
   /**
