@@ -4,12 +4,12 @@ import type { ConversationMessage, InboundKind } from '../domain/conversation.js
 import type { E164 } from '../domain/phone.js';
 import { jsonSyntaxError } from './json-syntax.js';
 import {
-  checkWaId, contactSchema, describeIssue, envelopeSchema, firstProblem, messageSchema, messagesValueSchema, statusErrorSchema,
-  statusSchema, userPreferenceSchema, userPreferencesValueSchema,
-  type Problem, type RawContact, type RawMessage, type RawStatus,
+  checkWaId, contactSchema, describeIssue, envelopeSchema, firstProblem, identityChangeSchema, isIdentityChange, messageSchema, messagesValueSchema,
+  statusErrorSchema, statusSchema, userPreferenceSchema, userPreferencesValueSchema,
+  type IdentityChangeType, type Problem, type RawContact, type RawIdentityChange, type RawMessage, type RawStatus,
 } from './webhook-schema.js';
 
-export type { RejectionCode } from './webhook-schema.js';
+export type { IdentityChangeType, RejectionCode } from './webhook-schema.js';
 
 /** Where in the payload an event came from. */
 interface Origin {
@@ -88,7 +88,30 @@ export interface UserPreferenceEvent extends Origin, Anomaly {
   readonly timestamp: Date;
 }
 
-export type WebhookEvent = InboundMessageEvent | StatusEvent | UserPreferenceEvent;
+/** How a webhook names a person: the number (as sent, and as E.164) and the business-scoped user id, each when given. */
+export interface PersonIds {
+  readonly waId?: string;
+  readonly phone?: E164;
+  readonly userId?: string;
+}
+
+/**
+ * A person's number or business-scoped user id changed (a `system` message of type
+ * `user_changed_number` or `user_changed_user_id`): not a message from them, it opens no window.
+ */
+export interface IdentityChangeEvent extends Origin {
+  readonly type: 'identity_change';
+  readonly change: IdentityChangeType;
+  /** The system message's id: the change is applied once per id. */
+  readonly id: string;
+  readonly timestamp: Date;
+  /** The old number (`from`; for `user_changed_number` only) and the previous user id. */
+  readonly previous: PersonIds;
+  /** The new number (`system.wa_id`; for `user_changed_number` only) and the new user id. */
+  readonly current: PersonIds;
+}
+
+export type WebhookEvent = InboundMessageEvent | StatusEvent | UserPreferenceEvent | IdentityChangeEvent;
 
 /** A part of a batch refused on its own: where it is and why, never what it says. */
 export interface RejectedPart extends Problem {
@@ -104,6 +127,8 @@ export interface ParsedWebhook {
   readonly messages: readonly InboundMessageEvent[];
   readonly statuses: readonly StatusEvent[];
   readonly preferences: readonly UserPreferenceEvent[];
+  /** Number and user id changes (`system` messages), apart from the messages. */
+  readonly identityChanges: readonly IdentityChangeEvent[];
   /** Errors Meta reports in `value.errors` (e.g. an unsupported message type), for the log. */
   readonly errors: readonly (WebhookError & Origin)[];
   /** What was skipped, counted: change fields we do not handle, status values we do not know. */
@@ -164,6 +189,7 @@ export function parseWebhook(body: unknown, digestOf: () => string = () => sha25
     messages: out.messages,
     statuses: out.statuses,
     preferences: out.preferences,
+    identityChanges: out.identityChanges,
     errors: out.errors,
     ignored: { fields: out.fields, statuses: out.unknownStatuses },
     rejected: out.rejected,
@@ -176,6 +202,7 @@ class Batch {
   readonly messages: InboundMessageEvent[] = [];
   readonly statuses: StatusEvent[] = [];
   readonly preferences: UserPreferenceEvent[] = [];
+  readonly identityChanges: IdentityChangeEvent[] = [];
   readonly errors: (WebhookError & Origin)[] = [];
   readonly rejected: RejectedPart[] = [];
   readonly fields: Record<string, number> = {};
@@ -207,6 +234,14 @@ class Batch {
       const where = `${at}.messages[${m}]`;
       const message = this.#item(messageSchema, item, 'message', where, origin.phoneNumberId);
       if (!message) return;
+      if (isIdentityChange(message)) {
+        const raw = this.#item(identityChangeSchema, item, 'message', where, origin.phoneNumberId);
+        if (!raw) return;
+        const change = toIdentityChange(raw, origin);
+        if ('problem' in change) this.#reject('message', where, change.problem, origin.phoneNumberId);
+        else this.identityChanges.push(change);
+        return;
+      }
       const event = toMessage(message, index, origin);
       if ('problem' in event) this.#reject('message', where, event.problem, origin.phoneNumberId);
       else this.messages.push(event);
@@ -305,6 +340,45 @@ function toMessage(raw: RawMessage, contacts: ContactIndex, origin: Origin): Inb
     contextId: raw.context?.id,
     reactionTo: raw.type === 'reaction' ? raw.reaction?.message_id : undefined,
     emoji: raw.type === 'reaction' ? raw.reaction?.emoji ?? '' : undefined,
+  });
+}
+
+/** A number given in a number change, checked like `from`; empty means absent. */
+function numberAt(field: string, value: string | undefined): { ids: PersonIds } | { problem: Problem } {
+  if (!value) return { ids: {} };
+  const checked = checkWaId(value);
+  return checked.ok ? { ids: { waId: value, phone: checked.e164 } } : { problem: { code: 'invalid-phone', reason: `${field}: ${checked.problem}` } };
+}
+
+/**
+ * A number change as the event the worker applies. `user_changed_number` must name the old
+ * number (`from`) and a different new one (`system.wa_id`); `user_changed_user_id` must name the
+ * previous and a different new user id. The user ids of a `user_changed_number` are read when
+ * present (Meta added them in 2026-08).
+ */
+function toIdentityChange(raw: RawIdentityChange, origin: Origin): IdentityChangeEvent | { problem: Problem } {
+  const { system } = raw;
+  const missing = (reason: string) => ({ problem: { code: 'missing-field' as const, reason } });
+  const same = (reason: string) => ({ problem: { code: 'invalid-field' as const, reason } });
+  const previousUserId = system.previous_user_id || undefined;
+  const userId = system.user_id || undefined;
+  if (system.type === 'user_changed_number') {
+    if (!raw.from) return missing('from: missing (the old number of a number change)');
+    if (!system.wa_id) return missing('system.wa_id: missing (the new number of a number change)');
+  } else {
+    if (!previousUserId) return missing('system.previous_user_id: missing (the old user id of a user id change)');
+    if (!userId) return missing('system.user_id: missing (the new user id of a user id change)');
+    if (userId === previousUserId) return same('system.user_id: the same as system.previous_user_id');
+  }
+  const old = numberAt('from', raw.from);
+  if ('problem' in old) return old;
+  const next = numberAt('system.wa_id', system.wa_id);
+  if ('problem' in next) return next;
+  if (old.ids.phone !== undefined && old.ids.phone === next.ids.phone) return same('system.wa_id: the same number as from');
+  return prune({
+    type: 'identity_change' as const, ...origin, change: system.type, id: raw.id, timestamp: raw.timestamp,
+    previous: prune({ ...old.ids, userId: previousUserId }),
+    current: prune({ ...next.ids, userId }),
   });
 }
 

@@ -112,6 +112,41 @@ export const messageSchema = z.looseObject({
   if (part !== undefined && message[part] === undefined) ctx.addIssue({ code: 'custom', path: [part], message: 'missing', params: { missing: true } });
 });
 
+/**
+ * `system` message types that say a person's number (and with it their business-scoped user id)
+ * changed: `user_changed_number` names the old number in `from` and the new one in `system.wa_id`;
+ * `user_changed_user_id` (no number can be shared) names only the user ids. Both carry the new
+ * user id in `system.user_id` and the previous one in `system.previous_user_id` (Meta's system
+ * messages reference, and its changelog of 2026-08-11). Other `system` types are read as messages.
+ */
+export const IDENTITY_CHANGE_TYPES = ['user_changed_number', 'user_changed_user_id'] as const;
+export type IdentityChangeType = (typeof IDENTITY_CHANGE_TYPES)[number];
+
+/** Whether a message read by `messageSchema` is a `system` message about a changed number or user id. */
+export function isIdentityChange(message: RawMessage): boolean {
+  if (message.type !== 'system') return false;
+  const system: unknown = (message as { system?: unknown }).system;
+  if (typeof system !== 'object' || system === null) return false;
+  return (IDENTITY_CHANGE_TYPES as readonly unknown[]).includes((system as { type?: unknown }).type);
+}
+
+/**
+ * What a number change must look like to be read (which identities each type must name is
+ * checked by the parser). The `body` repeats the numbers and the profile name: it is not read.
+ */
+export const identityChangeSchema = z.looseObject({
+  id,
+  from: waId.optional(),
+  timestamp: seconds,
+  type: z.literal('system'),
+  system: z.looseObject({
+    type: z.enum(IDENTITY_CHANGE_TYPES),
+    wa_id: waId.optional(),
+    user_id: userId.optional(),
+    previous_user_id: userId.optional(),
+  }),
+});
+
 export const statusErrorSchema = z.looseObject({
   code: z.number().int(),
   title: text(WEBHOOK_LIMITS.short).optional(),
@@ -149,6 +184,7 @@ export const userPreferenceSchema = z.looseObject({
 export type RawContact = z.infer<typeof contactSchema>;
 export type RawMessage = z.infer<typeof messageSchema>;
 export type RawStatus = z.infer<typeof statusSchema>;
+export type RawIdentityChange = z.infer<typeof identityChangeSchema>;
 
 /** Why a part of a webhook was refused, as a stable code (a metric label). */
 export type RejectionCode = 'invalid-phone' | 'invalid-timestamp' | 'unknown-type' | 'missing-field' | 'too-long' | 'invalid-field';

@@ -285,4 +285,94 @@ describe('webhook parser', () => {
       expect(JSON.stringify(result.rejected)).not.to.include(secret);
     });
   });
+
+  describe('number changes (system messages user_changed_number and user_changed_user_id)', () => {
+    const at = 'entry[0].changes[0].value';
+    const NEW = '4915187654321';
+    const OLD_USER = 'DE.11AbC';
+    const NEW_USER = 'DE.22dEf';
+    /** As Meta's system messages reference shows it: no contacts, from the old number. */
+    const numberChange = (system: Json = {}, extra: Json = {}): Json => ({
+      from: ALICE, id: 'wamid.SYS1', timestamp: '1741608000', type: 'system',
+      system: { body: `User Ada changed from ${ALICE} to ${NEW}`, wa_id: NEW, type: 'user_changed_number', user_id: NEW_USER, previous_user_id: OLD_USER, ...system },
+      ...extra,
+    });
+    /** No number can be shared: only the user ids, no from. */
+    const userIdChange = (system: Json = {}): Json => ({
+      id: 'wamid.SYS2', timestamp: '1741608000', type: 'system',
+      system: { body: `User Ada changed from ${OLD_USER} to ${NEW_USER}`, type: 'user_changed_user_id', user_id: NEW_USER, previous_user_id: OLD_USER, ...system },
+    });
+    const system = (...messages: Json[]) => envelope(entry(messagesChange({ messages })));
+    const reasons = (body: unknown) => parsed(body).rejected.map((r) => `${r.where} ${r.kind} ${r.code} ${r.reason}`);
+
+    it('reads user_changed_number as a change of number and user id, not as a message', () => {
+      const result = parsed(system(numberChange()));
+      expect(result.messages).to.deep.equal([]);
+      expect(result.rejected).to.deep.equal([]);
+      expect(result.identityChanges).to.deep.equal([{
+        type: 'identity_change', wabaId: WABA_ID, phoneNumberId: PHONE_NUMBER_ID, change: 'user_changed_number', id: 'wamid.SYS1',
+        timestamp: new Date(1741608000 * 1000),
+        previous: { waId: ALICE, phone: '+4915112345678', userId: OLD_USER },
+        current: { waId: NEW, phone: '+4915187654321', userId: NEW_USER },
+      }]);
+    });
+
+    it('reads user_changed_number without the user ids (as before Meta added them)', () => {
+      const change = numberChange();
+      const { user_id: _u, previous_user_id: _p, ...withoutIds } = change.system as Json;
+      const [read] = parsed(system({ ...change, system: withoutIds })).identityChanges;
+      expect(read?.previous).to.deep.equal({ waId: ALICE, phone: '+4915112345678' });
+      expect(read?.current).to.deep.equal({ waId: NEW, phone: '+4915187654321' });
+    });
+
+    it('reads user_changed_user_id, which names no number, as a change of user id', () => {
+      const result = parsed(system(userIdChange()));
+      expect(result.messages).to.deep.equal([]);
+      expect(result.rejected).to.deep.equal([]);
+      expect(result.identityChanges).to.deep.equal([{
+        type: 'identity_change', wabaId: WABA_ID, phoneNumberId: PHONE_NUMBER_ID, change: 'user_changed_user_id', id: 'wamid.SYS2',
+        timestamp: new Date(1741608000 * 1000), previous: { userId: OLD_USER }, current: { userId: NEW_USER },
+      }]);
+    });
+
+    it('reads other system messages as before: a message of kind other', () => {
+      const other = { from: ALICE, id: 'wamid.SYS3', timestamp: '1741608000', type: 'system', system: { body: 'x', type: 'customer_identity_changed' } };
+      const result = parsed(inbound(other));
+      expect(result.identityChanges).to.deep.equal([]);
+      expect(result.messages[0]).to.include({ id: 'wamid.SYS3', kind: 'other', messageType: 'system', phone: '+4915112345678' });
+    });
+
+    it('refuses a bad one alone, with the reason, and reads the rest of the batch', () => {
+      const body = system(
+        numberChange({ wa_id: undefined }),
+        numberChange({}, { from: undefined }),
+        numberChange({ wa_id: '491511234567' }),
+        numberChange({}, { from: '+4915112345678' }),
+        numberChange({ wa_id: ALICE }),
+        userIdChange({ previous_user_id: undefined }),
+        userIdChange({ user_id: '' }),
+        userIdChange({ user_id: OLD_USER }),
+        userIdChange({ user_id: 'DE.a|b' }),
+        { ...userIdChange(), timestamp: 'yesterday' },
+        numberChange(),
+        textMessage(ALICE, 'wamid.T', 'Hallo'),
+      );
+      expect(reasons(body)).to.deep.equal([
+        `${at}.messages[0] message missing-field system.wa_id: missing (the new number of a number change)`,
+        `${at}.messages[1] message missing-field from: missing (the old number of a number change)`,
+        `${at}.messages[2] message invalid-phone system.wa_id: not a valid phone number (no such number in the numbering plan of +49)`,
+        `${at}.messages[3] message invalid-phone from: not a valid phone number (a wa_id is 4 to 15 digits without +)`,
+        `${at}.messages[4] message invalid-field system.wa_id: the same number as from`,
+        `${at}.messages[5] message missing-field system.previous_user_id: missing (the old user id of a user id change)`,
+        `${at}.messages[6] message missing-field system.user_id: missing (the new user id of a user id change)`,
+        `${at}.messages[7] message invalid-field system.user_id: the same as system.previous_user_id`,
+        `${at}.messages[8] message invalid-field system.user_id: wrong format`,
+        `${at}.messages[9] message invalid-timestamp timestamp: not seconds since the epoch`,
+      ]);
+      const result = parsed(body);
+      expect(result.identityChanges.map((c) => c.id)).to.deep.equal(['wamid.SYS1']);
+      expect(result.messages.map((m) => m.id)).to.deep.equal(['wamid.T']);
+      expect(JSON.stringify(result.rejected), 'no reason quotes a number').not.to.include('1234567');
+    });
+  });
 });
