@@ -1,13 +1,16 @@
 import { opensWindow } from '../domain/conversation.js';
 import type { ContactRepository, InboundSender } from '../store/contact-repository.js';
 import { inboundKey, preferenceEventId, type StoredStatus, type WebhookEventRepository } from '../store/webhook-event-repository.js';
-import type { InboundMessageEvent, ParsedWebhook, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
+import type { IdentityChangeEvent, InboundMessageEvent, ParsedWebhook, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import type { Clock } from '../domain/clock.js';
 import type { AcceptedBatch } from '../http/webhook-routes.js';
 import type { Person } from './contact-identities.js';
 
 /** Finds (or makes) the contact of each person: `ContactIdentities.resolve`. */
 export type PersonResolver = (people: readonly Person[], now: Date) => Promise<(string | undefined)[]>;
+
+/** Applies number changes, each once per message id (`NumberChanges.apply`); returns how many were new. */
+export type IdentityChangeApplier = (changes: readonly IdentityChangeEvent[], now: Date) => Promise<number>;
 
 /** Which events are ours, and how far ahead of our clock an event's own time may be. */
 export interface IngestPolicy {
@@ -22,6 +25,7 @@ export interface ScreenedBatch extends AcceptedBatch {
   readonly messages: readonly InboundMessageEvent[];
   readonly statuses: readonly StatusEvent[];
   readonly preferences: readonly UserPreferenceEvent[];
+  readonly identityChanges: readonly IdentityChangeEvent[];
   /** The body's digest, naming the rejected parts so that Meta's retry records nothing twice. */
   readonly digest: string;
 }
@@ -31,6 +35,8 @@ export interface StoreSummary {
   messages: number;
   statuses: number;
   preferences: number;
+  /** Number changes applied. */
+  identityChanges: number;
   /** Events already stored (Meta retries). */
   duplicates: number;
   /** Events without any contact id. */
@@ -40,7 +46,8 @@ export interface StoreSummary {
 /**
  * Stores webhook events: `screen` sorts a parsed batch by the policy (ours, believable) without
  * any I/O; `store` writes screened batches (one or many at once) in a few bulk writes, each event
- * once, and moves the contacts' windows. The conversation and status handling happen later.
+ * once, and moves the contacts' windows. Number changes are applied here, first (they are not
+ * messages and open no window). The conversation and status handling happen later.
  */
 export class WebhookIngest {
   readonly #ours: ReadonlySet<string>;
@@ -49,6 +56,7 @@ export class WebhookIngest {
     private readonly contacts: ContactRepository,
     private readonly events: WebhookEventRepository,
     private readonly resolvePeople: PersonResolver,
+    private readonly applyIdentityChanges: IdentityChangeApplier,
     private readonly clock: Clock,
     private readonly policy: IngestPolicy,
     /** Told of the status events just stored, to apply them without looking them up again. */
@@ -78,6 +86,7 @@ export class WebhookIngest {
       messages: ours(parsed.messages).map(believable),
       statuses: ours(parsed.statuses),
       preferences: ours(parsed.preferences).map(believable),
+      identityChanges: ours(parsed.identityChanges),
       rejected: ours(parsed.rejected),
       digest: parsed.digest,
       otherNumber,
@@ -93,7 +102,10 @@ export class WebhookIngest {
     const messages = batches.flatMap((b) => b.messages);
     const statusEvents = batches.flatMap((b) => b.statuses);
     const preferences = batches.flatMap((b) => b.preferences);
+    const changes = batches.flatMap((b) => b.identityChanges);
 
+    // Before the messages: one from the new number then finds the contact it now belongs to.
+    const identityChanges = await this.applyIdentityChanges(changes, now);
     const keys = await this.resolvePeople([...messages, ...preferences].map((e) => ({ phone: e.phone, userId: e.userId })), now);
     const inbound: { contactKey: string; event: InboundMessageEvent }[] = [];
     let unaddressable = 0;
@@ -132,12 +144,13 @@ export class WebhookIngest {
       }
     }
 
-    const total = messages.length + statusEvents.length + preferences.length;
-    const stored = fresh.size + statuses + freshPreferences.size;
+    const total = messages.length + statusEvents.length + preferences.length + changes.length;
+    const stored = fresh.size + statuses + freshPreferences.size + identityChanges;
     return {
       messages: fresh.size,
       statuses,
       preferences: freshPreferences.size,
+      identityChanges,
       duplicates: total - stored - unaddressable,
       unaddressable,
     };

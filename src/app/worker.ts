@@ -12,6 +12,7 @@ import { registerSubscriberMetrics } from '../http/subscriber-metrics.js';
 import { registerWebhookRoutes } from '../http/webhook-routes.js';
 import { contactTopicIndexes } from '../store/contact-repository.js';
 import { ensureIndexes } from '../store/database.js';
+import { IdentityChangeRepository } from '../store/identity-change-repository.js';
 import { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
 import { SandboxStateRepository } from '../store/sandbox-state-repository.js';
 import { SendPacer } from '../store/send-pacer.js';
@@ -23,6 +24,7 @@ import { createDailyRuns, loadDailyRunSettings } from './daily-runs.js';
 import type { AppDeps } from './deps.js';
 import { FanOut } from './fan-out.js';
 import { InboundProcessor } from './inbound-processor.js';
+import { NumberChanges } from './number-changes.js';
 import type { JobSet } from './job-definition.js';
 import { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
@@ -173,8 +175,10 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
       },
     });
 
+    const numberChanges = new NumberChanges({ ...services, changes: new IdentityChangeRepository(database.db), logger: logger.child({ scope: 'identities' }) });
     const ingest = new WebhookIngest(
-      services.contacts, services.events, (people, now) => services.people.resolve(people, now), clock,
+      services.contacts, services.events, (people, now) => services.people.resolve(people, now),
+      (changes, now) => numberChanges.apply(changes, now), clock,
       { phoneNumberIds: [config.whatsapp.phoneNumberId], maxClockSkewMs: config.webhook.maxClockSkewMs },
       (stored) => statuses.accept(stored),
       async (replies) => {

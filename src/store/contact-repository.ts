@@ -380,6 +380,19 @@ export class ContactRepository {
   }
 
   /**
+   * The person of contact `key` changed their number: `phone` and `waId` become the new number,
+   * or are removed when it was not shared (the old one no longer reaches them); `userId` becomes
+   * the new user id when one is given. The key stays. Safe to repeat; a tombstone is left alone.
+   */
+  async changeNumber(key: string, to: { phone?: string; waId?: string; userId?: string }, now: Date): Promise<void> {
+    const number = to.phone ? { phone: to.phone, waId: to.waId ?? to.phone.replace(/^\+/, '') } : {};
+    await this.#contacts.updateOne(
+      { _id: key, mergedInto: { $exists: false } },
+      { $set: { ...number, ...(to.userId ? { userId: to.userId } : {}), updatedAt: now }, ...(to.phone ? {} : { $unset: { phone: '', waId: '' } }) },
+    );
+  }
+
+  /**
    * Contacts with a subscription record for `topic` (subscribed or pending), in key order,
    * with keys in (afterKey, upToKey]. The key order gives fan-out batches stable ranges.
    */
