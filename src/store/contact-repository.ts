@@ -3,7 +3,7 @@ import type { ImportedConsent } from '../domain/contact-import.js';
 import { WINDOW_MS, type ConsentRecord, type SubscriptionState, type TopicSubscription } from '../domain/conversation.js';
 import type { MergedFields } from '../domain/contact-merge.js';
 import type { PruneReason } from '../domain/pruning.js';
-import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
+import { bulkWrite, duplicateKeyIndexes, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { identityName } from './identity-repository.js';
 
 export type ContactStatus = 'active' | 'lapsed' | 'removed';
@@ -326,28 +326,43 @@ export class ContactRepository {
    */
   async recordInbound(senders: readonly InboundSender[], now: Date): Promise<void> {
     if (senders.length === 0) return;
+    const update = (s: InboundSender) => ({
+      $max: { lastInboundAt: s.timestamp },
+      $set: {
+        sentSinceReply: 0,
+        unansweredTemplates: 0,
+        updatedAt: now,
+        ...(s.phone ? { phone: s.phone } : {}),
+        ...(s.waId ? { waId: s.waId } : {}),
+        ...(s.userId ? { userId: s.userId } : {}),
+        ...(s.profileName ? { profileName: s.profileName } : {}),
+      },
+    });
     const ops: AnyBulkWriteOperation<ContactDoc>[] = senders.map((s) => ({
       updateOne: {
-        filter: { _id: s.key },
-        update: {
-          $max: { lastInboundAt: s.timestamp },
-          $set: {
-            sentSinceReply: 0,
-            unansweredTemplates: 0,
-            updatedAt: now,
-            ...(s.phone ? { phone: s.phone } : {}),
-            ...(s.waId ? { waId: s.waId } : {}),
-            ...(s.userId ? { userId: s.userId } : {}),
-            ...(s.profileName ? { profileName: s.profileName } : {}),
-          },
-          $setOnInsert: { status: 'active', subscriptions: {}, createdAt: now, identified: true },
-        },
+        filter: { _id: s.key, mergedInto: { $exists: false } },
+        update: { ...update(s), $setOnInsert: { status: 'active', subscriptions: {}, createdAt: now, identified: true } },
         upsert: true,
       },
     }));
-    await bulkWrite(this.#contacts, ops);
+    const keys = senders.map((s) => s.key);
+    try {
+      await bulkWrite(this.#contacts, ops);
+    } catch (err) {
+      // A contact merged into another since its key was found: its tombstone refuses the write
+      // (the upsert's insert meets its key), which goes to the contact it went into instead.
+      const refused = duplicateKeyIndexes(err);
+      if (!refused) throw err;
+      for (const index of refused) {
+        const sender = senders[index] as InboundSender;
+        const into = await this.current(sender.key);
+        if (!into) continue;
+        await this.#contacts.updateOne({ _id: into.key }, update(sender));
+        keys.push(into.key);
+      }
+    }
     // Whoever writes has replied: a contact pruned from every topic is active again (removed stays removed).
-    await this.#contacts.updateMany({ _id: { $in: senders.map((s) => s.key) }, status: 'lapsed' }, { $set: { status: 'active', updatedAt: now }, $unset: { lapsedAt: '' } });
+    await this.#contacts.updateMany({ _id: { $in: keys }, status: 'lapsed' }, { $set: { status: 'active', updatedAt: now }, $unset: { lapsedAt: '' } });
   }
 
   /**

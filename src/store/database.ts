@@ -61,10 +61,20 @@ export async function insertUnique<T extends Document>(collection: Collection<T>
     await collection.insertMany([...docs] as unknown as Parameters<Collection<T>['insertMany']>[0], { ordered: false });
     return docs.map(() => true);
   } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError) throw err;
-    const taken = new Set(errors.map((e) => e.index));
+    const taken = duplicateKeyIndexes(err);
+    if (!taken) throw err;
     return docs.map((_, i) => !taken.has(i));
   }
+}
+
+/**
+ * The operations of an unordered bulk write that a unique index refused, when that is all that
+ * failed; undefined for any other failure (including a bulk error that names no operation: a
+ * lost connection in the middle of the command, which must never count as refused or done).
+ */
+export function duplicateKeyIndexes(err: unknown): Set<number> | undefined {
+  if (!(err instanceof MongoBulkWriteError)) return undefined;
+  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY) || err.writeConcernError) return undefined;
+  return new Set(errors.map((e) => e.index));
 }

@@ -264,6 +264,9 @@ describe('one contact per person: merging two contacts, resolving identities', f
       await other.contacts.recordInbound([{ key: early as string, userId: person.userId, timestamp: at('2026-05-01T10:00:02Z') }], NOW);
       expect(await liveContactsOf(services, person)).to.deep.equal([person.phone]);
       expect((await services.contacts.current(early as string))?.key).to.equal(person.phone);
+      // That late write went to the contact that stays: its window moved, the tombstone holds nothing of the person.
+      expect((await services.contacts.get(person.phone))?.lastInboundAt?.toISOString()).to.equal('2026-05-01T10:00:02.000Z');
+      expect(await services.contacts.get(early as string)).not.to.have.any.keys('userId', 'lastInboundAt', 'phone');
     });
 
     it('many such people at once on two workers: never two live contacts, at most one merge each', async () => {
