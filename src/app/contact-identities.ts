@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mergeContacts } from '../domain/contact-merge.js';
 import type { BroadcastRepository } from '../store/broadcast-repository.js';
 import { suppressionNames, type Contact, type ContactRepository } from '../store/contact-repository.js';
@@ -60,12 +61,18 @@ export class ContactIdentities {
       return at;
     };
     // Every identity not linked yet, linked in one insert: to the contact another identity of
-    // the same person leads to, else to a new contact named after the first (the number).
+    // the same person leads to, else to a new contact named after the first (the number), or
+    // given a key of its own when a contact has that key already (a number that reached
+    // someone else before, who has another number now).
     const wanted = new Map<IdentityName, string>();
     const known = (name: IdentityName): string | undefined => owners.get(name) ?? wanted.get(name) ?? heads.get(name);
+    const keyFor = await this.#newKeys(people.flatMap((p) => {
+      const own = identityNames(p);
+      return own.length > 0 && own.every((n) => known(n) === undefined) ? [own[0] as string] : [];
+    }));
     for (const person of people) {
       const own = identityNames(person);
-      const target = own.map(known).find((k) => k !== undefined) ?? own[0];
+      const target = own.map(known).find((k) => k !== undefined) ?? (own[0] === undefined ? undefined : keyFor(own[0]));
       for (const name of own) if (!owners.has(name) && !wanted.has(name) && target !== undefined) wanted.set(name, heads.get(name) ?? target);
     }
     if (wanted.size > 0) {
@@ -100,10 +107,26 @@ export class ContactIdentities {
     const names = [...new Set(people.flatMap(identityNames))];
     const owners = await this.deps.identities.owners(names);
     const heads = await this.deps.contacts.heads(names.filter((n) => !owners.has(n)));
+    const keyFor = await this.#newKeys(people.flatMap((p) => identityNames(p).slice(0, 1)).filter((n) => !owners.has(n) && !heads.has(n)));
     return people.map((person) => {
       const own = identityNames(person);
-      return own.map((n) => owners.get(n) ?? heads.get(n)).find((k) => k !== undefined) ?? own[0];
+      return own.map((n) => owners.get(n) ?? heads.get(n)).find((k) => k !== undefined) ?? (own[0] === undefined ? undefined : keyFor(own[0]));
     });
+  }
+
+  /**
+   * The key a new contact first known by each of these names gets: the name, unless a contact
+   * has that key already (then a random one, `c:` and 16 base64url characters).
+   */
+  async #newKeys(names: readonly IdentityName[]): Promise<(name: IdentityName) => string> {
+    const taken = await this.deps.contacts.takenKeys(names);
+    const fresh = new Map<IdentityName, string>();
+    return (name) => {
+      if (!taken.has(name)) return name;
+      const key = fresh.get(name) ?? `c:${randomBytes(12).toString('base64url')}`;
+      fresh.set(name, key);
+      return key;
+    };
   }
 
   /**

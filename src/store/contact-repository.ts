@@ -231,16 +231,17 @@ export class ContactRepository {
   }
 
   /**
-   * The contacts these identity names lead to without `contact_identities` (contacts stored
-   * before identities existed, or by hand): a contact whose key is the name, or for `user:<id>`
-   * one that holds the user id. Each name maps to the key of the contact it leads to (for a
-   * merged one, the one it went into).
+   * The contacts these identity names lead to without `contact_identities`: contacts stored
+   * before identities existed (or by hand), whose identities are not linked yet: one whose key is
+   * the name, or for `user:<id>` one that holds the user id. Each name maps to the key of the
+   * contact it leads to (for a merged one, the one it went into). A contact whose identities are
+   * linked is reached through them only: its key may be a number it no longer has.
    */
   async heads(names: readonly string[]): Promise<Map<string, string>> {
     if (names.length === 0) return new Map();
     const userIds = names.filter((n) => n.startsWith('user:')).map((n) => n.slice('user:'.length));
     const docs = await this.#contacts.find(
-      { $or: [{ _id: { $in: [...new Set(names)] } }, ...(userIds.length > 0 ? [{ userId: { $in: userIds } }] : [])] },
+      { identified: { $exists: false }, $or: [{ _id: { $in: [...new Set(names)] } }, ...(userIds.length > 0 ? [{ userId: { $in: userIds } }] : [])] },
       { projection: { _id: 1, mergedInto: 1, userId: 1 } },
     ).toArray();
     const heads = new Map<string, string>();
@@ -248,6 +249,11 @@ export class ContactRepository {
     for (const d of docs) if (d.userId !== undefined && !heads.has(`user:${d.userId}`)) heads.set(`user:${d.userId}`, d.mergedInto ?? d._id);
     for (const d of docs) heads.set(d._id, d.mergedInto ?? d._id);
     return heads;
+  }
+
+  /** Which of these keys some contact (or tombstone) has already. */
+  async takenKeys(keys: readonly string[]): Promise<Set<string>> {
+    return new Set((await findByIds(this.#contacts, keys, { _id: 1 })).map((d) => d._id));
   }
 
   /** A page of contacts whose identities are not linked yet (the migration), tombstones left out. */

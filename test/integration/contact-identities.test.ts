@@ -220,6 +220,19 @@ describe('one contact per person: merging two contacts, resolving identities', f
       expect(await services.merges.involving([person.phone, `user:${person.userId}`])).to.deep.equal([]);
     });
 
+    it('a number its earlier owner no longer has (their identity moved on) makes a new contact of the next person, under a key of its own', async () => {
+      const earlier = { phone: '+4915100000111', userId: '49.Earlier111' };
+      expect(await receive(services, earlier, at('2026-05-01T10:00:00Z'), 'wamid.E1')).to.equal(earlier.phone);
+      // The earlier owner moved to another number: the old number's identity is gone, their contact keeps its key.
+      await services.identities.remove([earlier.phone]);
+      const stranger = { phone: earlier.phone, userId: '49.Stranger111' };
+      const key = await receive(services, stranger, at('2026-05-03T10:00:00Z'), 'wamid.S1');
+      expect(key).to.match(/^c:[\w-]{16}$/);
+      expect(await services.contacts.get(key)).to.deep.include({ phone: earlier.phone, userId: stranger.userId });
+      expect(await services.contacts.get(earlier.phone), 'the earlier owner untouched').to.deep.include({ userId: earlier.userId, lastInboundAt: at('2026-05-01T10:00:00Z') });
+      expect((await services.identities.owners([earlier.phone])).get(earlier.phone)).to.equal(key);
+    });
+
     it('a user-id contact, then the number and the user id together while the number has its own contact: merged into the number\'s', async () => {
       const person = { phone: '+4915100000102', userId: '49.Username102' };
       const u = `user:${person.userId}`;
