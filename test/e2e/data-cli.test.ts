@@ -115,10 +115,10 @@ describe('npm run export, import and forget as processes', function () {
     const phone = phoneFor(1);
     const refused = await run('forget.ts', [phone]).exited;
     expect(refused.code).to.equal(3);
-    expect(refused.stderr).to.match(/^error: forgetting \+49151\*+01 removes contacts 1.*: run again with --yes/);
+    expect(refused.stderr).to.match(/^error: forgetting \+49151\*+01 removes .*\bcontacts 1\b.*: run again with --yes/);
     const done = await run('forget.ts', [phone, '--yes', '--json']).exited;
     expect(done.code, done.stderr).to.equal(0);
-    expect(JSON.parse(done.stdout)).to.deep.include({ contact: '+49151******01', removed: { contacts: 1 }, waitingWebhookBatches: 0 });
+    expect(JSON.parse(done.stdout)).to.deep.include({ contact: '+49151******01', removed: { contact_identities: 1, contacts: 1 }, waitingWebhookBatches: 0 });
     expect(done.stdout).not.to.include(phone.slice(3));
     const unknown = await run('forget.ts', [phone, '--yes', '--json']).exited;
     expect(unknown.code).to.equal(2);
