@@ -1,61 +1,20 @@
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import type { Services } from '../../src/app/deps.js';
 import { importContacts } from '../../src/app/import.js';
 import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast } from '../../src/app/publish.js';
-import { CONTACTS } from '../../src/store/contact-repository.js';
 import { CONTACT_IDENTITIES } from '../../src/store/identity-repository.js';
 import { CONTACT_MERGES } from '../../src/store/merge-repository.js';
 import { contact, entry, envelope, messagesChange } from '../support/meta-webhooks.js';
 import { waitFor } from '../support/wait-for.js';
+import { personSteps } from '../support/person-steps.js';
 import { useWorker } from '../support/worker-harness.js';
 
 const DATA = { date: '2026-11-20T09:00:00Z', cases: 12345, new_cases: 67 };
-const MINUTE = 60_000;
 
 describe('one contact per person: numbers and business-scoped user ids (usernames), with the worker, the database and the sandbox', function () {
   this.timeout(90_000);
   const h = useWorker(import.meta.url, { SEND_RATE_MPS: '1000' }, new Date('2026-11-20T12:00:00Z'));
-  const services = (): Services => h.worker.deps;
-  const waId = (phone: string) => phone.slice(1);
-  const userIdOf = (phone: string) => h.sandbox.userIdOf(phone);
-  /** Live contacts (not what is left of a merged one) that hold this number or user id, or are keyed by either. */
-  const liveContactsOf = (phone: string) => h.worker.deps.db.collection(CONTACTS).find({
-    mergedInto: { $exists: false },
-    $or: [{ _id: phone }, { phone }, { _id: `user:${userIdOf(phone)}` }, { userId: userIdOf(phone) }],
-  } as never).toArray();
-  /** What the sandbox accepted for this person, whether sent to the number or to the user id. */
-  const sentTo = (phone: string) => h.sandbox.messages({ to: waId(phone) });
-  let minute = 0;
-  /** Seconds since the epoch, one minute later on each call (messages of one person in order). */
-  const nextTimestamp = () => Math.floor((h.clock.now().getTime() - 120 * MINUTE) / 1000) + 60 * ++minute;
-
-  async function subscribe(phone: string): Promise<void> {
-    await h.sandbox.inbound({ from: waId(phone), text: 'Fallzahlen', timestamp: nextTimestamp() });
-    await h.sandbox.inbound({ from: waId(phone), button: { id: 'yes:fallzahlen', title: 'Ja' }, timestamp: nextTimestamp() });
-    await h.worker.deps.inbound.idle();
-  }
-
-  /** The person writes; returns the message's time. */
-  async function write(phone: string, text: string): Promise<Date> {
-    const timestamp = nextTimestamp();
-    await h.sandbox.inbound({ from: waId(phone), text, timestamp });
-    await h.worker.deps.inbound.idle();
-    return new Date(timestamp * 1000);
-  }
-
-  async function publishAndRun(key: string) {
-    const prepared = prepareBroadcast(services(), { topic: 'fallzahlen', data: DATA, key });
-    const plan = await planBroadcast(services(), prepared, h.clock.now());
-    const { broadcast } = await createBroadcast(services(), prepared, plan, h.clock.now());
-    await h.worker.scheduler.scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', h.clock.now());
-    await waitFor('the broadcast to finish', async () => (await broadcastReport(services(), broadcast.id)).status === 'done', 60_000, 100);
-    return broadcast;
-  }
-
-  async function deliveryOf(broadcastId: string, key: string) {
-    return services().deliveries.get(await services().deliveries.idOf(broadcastId, key));
-  }
+  const { services, waId, userIdOf, liveContactsOf, sentTo, nextTimestamp, subscribe, write, publishAndRun, deliveryOf } = personSteps(h);
 
   const csv = (header: string, ...rows: string[]) => Readable.from([[header, ...rows].join('\n')]);
   const importRows = (text: Readable) => importContacts(services(), text, { topic: 'fallzahlen', consentSource: 'web-form', dryRun: false });

@@ -1,6 +1,4 @@
 import { expect } from 'chai';
-import type { Services } from '../../src/app/deps.js';
-import { broadcastReport, createBroadcast, planBroadcast, prepareBroadcast } from '../../src/app/publish.js';
 import { CONTACTS } from '../../src/store/contact-repository.js';
 import { IdentityChangeRepository } from '../../src/store/identity-change-repository.js';
 import { CONTACT_IDENTITIES } from '../../src/store/identity-repository.js';
@@ -8,41 +6,17 @@ import type { NumberChangeResult } from '../../src/whatsapp/sandbox/control-rout
 import { entry, envelope, messagesChange } from '../support/meta-webhooks.js';
 import { sandboxCall } from '../support/sandbox-http.js';
 import { waitFor } from '../support/wait-for.js';
+import { personSteps } from '../support/person-steps.js';
 import { useWorker } from '../support/worker-harness.js';
 
-const DATA = { date: '2026-11-20T09:00:00Z', cases: 12345, new_cases: 67 };
-const MINUTE = 60_000;
 
 describe('a person changes their number (user_changed_number, user_changed_user_id), with the worker, the database and the sandbox', function () {
   this.timeout(90_000);
   const h = useWorker(import.meta.url, { SEND_RATE_MPS: '1000' }, new Date('2026-11-20T12:00:00Z'));
-  const services = (): Services => h.worker.deps;
-  const waId = (phone: string) => phone.slice(1);
-  const userIdOf = (phone: string) => h.sandbox.userIdOf(phone);
+  const { services, waId, userIdOf, liveContactsOf, sentTo, nextTimestamp, subscribe, write, publishAndRun, deliveryOf } = personSteps(h);
   const identitiesOf = async (contactKey: string) => (await h.worker.deps.db.collection(CONTACT_IDENTITIES).find({ contactKey } as never).toArray()).map((i) => String(i._id)).sort();
   const identity = (name: string) => h.worker.deps.db.collection(CONTACT_IDENTITIES).findOne({ _id: name } as never);
-  /** Live contacts (not what is left of a merged one) that hold or are keyed by any of these numbers or their user ids. */
-  const liveContactsOf = (...phones: string[]) => h.worker.deps.db.collection(CONTACTS).find({
-    mergedInto: { $exists: false },
-    $or: phones.flatMap((phone) => [{ _id: phone }, { phone }, { _id: `user:${userIdOf(phone)}` }, { userId: userIdOf(phone) }]),
-  } as never).toArray();
-  /** What the sandbox accepted for this number, whether sent to the number or to its user id. */
-  const sentTo = (phone: string) => h.sandbox.messages({ to: waId(phone) });
   const changes = () => new IdentityChangeRepository(h.worker.deps.db);
-  let minute = 0;
-  /** Seconds since the epoch, one minute later on each call (messages of one person in order). */
-  const nextTimestamp = () => Math.floor((h.clock.now().getTime() - 120 * MINUTE) / 1000) + 60 * ++minute;
-
-  async function subscribe(phone: string): Promise<void> {
-    await h.sandbox.inbound({ from: waId(phone), text: 'Fallzahlen', timestamp: nextTimestamp() });
-    await h.sandbox.inbound({ from: waId(phone), button: { id: 'yes:fallzahlen', title: 'Ja' }, timestamp: nextTimestamp() });
-    await h.worker.deps.inbound.idle();
-  }
-
-  async function write(phone: string, text: string): Promise<void> {
-    await h.sandbox.inbound({ from: waId(phone), text, timestamp: nextTimestamp() });
-    await h.worker.deps.inbound.idle();
-  }
 
   /** The sandbox's number change over its control API; resolves once the worker stored what the system message carried. */
   async function changeNumber(phone: string, newPhone: string): Promise<NumberChangeResult> {
@@ -61,18 +35,6 @@ describe('a person changes their number (user_changed_number, user_changed_user_
     }],
   })));
 
-  async function publishAndRun(key: string) {
-    const prepared = prepareBroadcast(services(), { topic: 'fallzahlen', data: DATA, key });
-    const plan = await planBroadcast(services(), prepared, h.clock.now());
-    const { broadcast } = await createBroadcast(services(), prepared, plan, h.clock.now());
-    await h.worker.scheduler.scheduleUnique('plan-broadcast', { broadcastId: broadcast.id }, 'broadcastId', h.clock.now());
-    await waitFor('the broadcast to finish', async () => (await broadcastReport(services(), broadcast.id)).status === 'done', 60_000, 100);
-    return broadcast;
-  }
-
-  async function deliveryOf(broadcastId: string, key: string) {
-    return services().deliveries.get(await services().deliveries.idOf(broadcastId, key));
-  }
 
   /**
    * The messages of a contact's delivery the sandbox accepted for this number, once one of them
