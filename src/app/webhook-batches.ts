@@ -22,8 +22,9 @@ function eventsIn(batch: ScreenedBatch): number {
 }
 
 /**
- * A webhook POST is answered once its bytes are stored (one insert); its events are stored and
- * handled right after, in the background, several POSTs in one pass. A batch stays stored until
+ * A webhook POST is answered once its bytes are stored (one insert, shared by the POSTs received
+ * at the same moment); its events are stored and handled right after, in the background, several
+ * POSTs in one pass. A batch stays stored until
  * its events are, so a worker killed in between loses nothing: once the batch's lease runs out,
  * the sweep (any worker's) stores its events. Storing is idempotent, so a batch taken twice
  * stores nothing twice.

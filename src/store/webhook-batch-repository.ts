@@ -1,5 +1,6 @@
 import { Binary, ObjectId, type Collection, type Db } from 'mongodb';
 import type { IndexDeclaration } from './database.js';
+import { TickBatcher } from './tick-batcher.js';
 
 /**
  * A webhook POST as it arrived, kept until its events are stored: the webhook answers Meta
@@ -32,16 +33,30 @@ export const webhookBatchIndexes: IndexDeclaration = {
 
 export class WebhookBatchRepository {
   readonly #batches: Collection<BatchDoc>;
+  /**
+   * POSTs received at the same moment are written together: one insert for all of them (an
+   * insert per POST was most of the worker's database commands during a fan-out). Each POST
+   * still waits for the acknowledged write that holds its own document.
+   */
+  readonly #adds = new TickBatcher<BatchDoc, string>(async (docs) => {
+    // Unordered: nothing depends on the order, and the server may write them as it likes. Any
+    // error fails every POST of the write (answered 503, so Meta sends them again): a document
+    // that did land stays leased, and the sweep stores its events once, as the retry does.
+    await this.#batches.insertMany(docs, { ordered: false });
+    return docs.map((doc) => doc._id.toHexString());
+  });
 
   constructor(db: Db) {
     this.#batches = db.collection<BatchDoc>(WEBHOOK_BATCHES);
   }
 
-  /** The one durable write before the webhook is answered. Returns the batch's id. */
-  async add(body: Buffer, now: Date, leaseMs: number): Promise<string> {
-    const _id = new ObjectId();
-    await this.#batches.insertOne({ _id, body: new Binary(body), receivedAt: now, leaseUntil: new Date(now.getTime() + leaseMs) });
-    return _id.toHexString();
+  /**
+   * The one durable write before the webhook is answered, shared with the other POSTs received
+   * in the same turn of the event loop. Returns the batch's id once it is acknowledged; throws
+   * when the write holding it failed.
+   */
+  add(body: Buffer, now: Date, leaseMs: number): Promise<string> {
+    return this.#adds.call({ _id: new ObjectId(), body: new Binary(body), receivedAt: now, leaseUntil: new Date(now.getTime() + leaseMs) });
   }
 
   /**
