@@ -73,7 +73,10 @@ export class NumberChanges {
       merged += 1;
     }
     const phone = event.current.phone;
-    if (phone !== undefined && (await identities.owners([phone])).get(phone) !== stays) {
+    const earlier = phone === undefined ? undefined : (await identities.owners([phone])).get(phone);
+    if (phone !== undefined && earlier !== undefined && earlier !== stays) {
+      // Its earlier owner's messages must not go to this person: their contact drops the number.
+      await contacts.releaseNumber(earlier, phone, now);
       await identities.remove([phone]);
       await identities.link([{ name: phone, contactKey: stays }], now);
       logger.warn('number change: the new number pointed to another contact (it had the number before); it now points to the person who has it', { change: event.change });

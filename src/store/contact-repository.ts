@@ -400,6 +400,11 @@ export class ContactRepository {
     );
   }
 
+  /** Contact `key` no longer has this number (it reaches someone else now): its `phone` and `waId` go, if they are that number. */
+  async releaseNumber(key: string, phone: string, now: Date): Promise<void> {
+    await this.#contacts.updateOne({ _id: key, phone }, { $set: { updatedAt: now }, $unset: { phone: '', waId: '' } });
+  }
+
   /**
    * The person of contact `key` changed their number: `phone` and `waId` become the new number,
    * or are removed when it was not shared (the old one no longer reaches them); `userId` becomes

@@ -177,6 +177,8 @@ describe('a person changes their number (user_changed_number, user_changed_user_
     expect(await services().contacts.get(recycled)).to.deep.include({ phone: recycledTo, userId: 'DE.NewOwner1' });
     expect(await identitiesOf(recycled)).to.deep.equal([recycledTo, `user:${userIdOf(recycled)}`, 'user:DE.NewOwner1'].sort());
     expect(await identitiesOf(recycledTo), 'the earlier owner keeps their user id').to.deep.equal([`user:${userIdOf(recycledTo)}`]);
+    const earlier = await services().contacts.get(recycledTo);
+    expect(earlier, 'the earlier owner no longer has the number: nothing of theirs goes to the new owner').to.not.have.any.keys('phone', 'waId');
   });
 
   it('a change recorded by a process killed before it was applied is applied when Meta delivers it again', async () => {
