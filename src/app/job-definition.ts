@@ -23,7 +23,7 @@ export interface JobContext<Deps> {
  */
 export interface JobDefinition<Data, Deps> {
   name: string;
-  /** Runs of this job at once in one process. */
+  /** Runs of this job at once in one process, and the most it locks at once: other workers take the rest. */
   concurrency?: number;
   /** How long a run may hold its lock before another worker may take the job over. */
   lockLifetimeMs?: number;

@@ -56,6 +56,7 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
   for (const definition of options.jobs) {
     const maxAttempts = definition.maxRetries ?? DEFAULT_BACKOFF.maxAttempts;
     const lockLifetime = definition.lockLifetimeMs ?? options.lockLifetimeMs;
+    const concurrency = definition.concurrency ?? agenda.attrs.defaultConcurrency;
     agenda.define(
       definition.name,
       async (job: Job<never>) => {
@@ -87,7 +88,10 @@ export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Schedule
         }
       },
       {
-        concurrency: definition.concurrency,
+        concurrency,
+        // Lock no more runs than can start: Agenda's default (no limit) lets the first worker to
+        // poll lock every due job of the name, and the other workers get none of a broadcast's batches.
+        lockLimit: concurrency,
         lockLifetime,
         backoff: ({ attempt, error }) => backoff(attempt, error, Math.random(), { ...DEFAULT_BACKOFF, maxAttempts }),
       },
