@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import http from 'node:http';
-import https from 'node:https';
-import axios from 'axios';
 import type { Clock } from '../../domain/clock.js';
 import type { Logger } from '../../domain/logger.js';
 import { signBody } from '../webhook-signature.js';
 import type { SavedWebhook } from './sandbox-store.js';
 import { metaJson } from './webhook-payloads.js';
+import { WebhookPoster } from './webhook-poster.js';
 import { DEFAULT_WEBHOOK_RETRY, nextRetryDelayMs, type WebhookRetryPolicy } from './webhook-retry.js';
 
 export interface WebhookSenderOptions {
@@ -18,7 +14,10 @@ export interface WebhookSenderOptions {
   clock: Clock;
   /** Default DEFAULT_WEBHOOK_RETRY: for 24 h, waits from 1 s doubling up to 1 min, at most 10,000 waiting. */
   retry?: Partial<WebhookRetryPolicy>;
+  /** An answer must come within this long of a POST going out; default 5000. */
   timeoutMs?: number;
+  /** POSTs under way at once, on kept-alive connections; the rest wait their turn. Default 16. */
+  maxConnections?: number;
   logger?: Logger;
   /** Told when a webhook starts or stops waiting for a retry, to keep it across restarts. */
   onPendingChange?: (id: string) => void;
@@ -33,6 +32,8 @@ export interface WebhookSenderOptions {
 interface PendingWebhook {
   id: string;
   body: Buffer;
+  /** X-Hub-Signature-256 of the body. */
+  signature: string;
   firstFailedAt: Date;
   /** Retries made so far. */
   retries: number;
@@ -66,25 +67,23 @@ export class WebhookSender {
   readonly #options: WebhookSenderOptions;
   readonly #retry: WebhookRetryPolicy;
   readonly #random: () => number;
-  readonly #agents = [new http.Agent({ keepAlive: true, maxSockets: 16 }), new https.Agent({ keepAlive: true, maxSockets: 16 })] as const;
+  readonly #poster: WebhookPoster;
   readonly #pending = new Map<string, PendingWebhook>();
-  readonly #inFlight = new Set<Promise<boolean>>();
   readonly #duplicates = new Set<NodeJS.Timeout>();
-  readonly #abort = new AbortController();
+  /** Webhooks waiting out their delay before the first POST, and how to wake each at a stop. */
+  readonly #held = new Map<NodeJS.Timeout, () => void>();
+  /** First attempts under way: a stop waits until each cut one is listed as waiting. */
+  readonly #firsts = new Set<Promise<boolean>>();
   readonly #idPrefix = randomBytes(6).toString('base64url');
   #counter = 0;
   #stopped = false;
-  /** Webhooks waiting out their delay before the first POST. */
-  #held = 0;
 
   constructor(options: WebhookSenderOptions) {
     this.#options = options;
     this.#retry = { ...DEFAULT_WEBHOOK_RETRY, ...options.retry };
     this.#random = options.random ?? Math.random;
     this.url = options.url;
-    // Every POST in flight listens on this one signal (stop aborts them all); a busy sandbox
-    // has more than Node's default of 10 in flight, which is not a leak.
-    setMaxListeners(0, this.#abort.signal);
+    this.#poster = new WebhookPoster({ timeoutMs: options.timeoutMs, maxConnections: options.maxConnections });
   }
 
   /** Webhooks waiting for a retry. */
@@ -94,7 +93,7 @@ export class WebhookSender {
 
   /** Webhooks on their way: held back by a delay, a duplicate still to go, or a POST under way. */
   get inFlight(): number {
-    return this.#held + this.#duplicates.size + this.#inFlight.size;
+    return this.#held.size + this.#duplicates.size + this.#poster.size;
   }
 
   /**
@@ -105,27 +104,20 @@ export class WebhookSender {
   async deliver(payload: unknown): Promise<boolean> {
     if (this.url === undefined) return false;
     const body = Buffer.from(metaJson(payload));
+    const signature = signBody(body, this.#options.appSecret);
     const delayMs = this.#delay();
-    if (delayMs > 0 && !this.#stopped) {
-      this.#held += 1;
-      try {
-        await sleep(delayMs, undefined, { signal: this.#abort.signal });
-      } catch {
-        // Stopped while held back: kept as waiting, below.
-      } finally {
-        this.#held -= 1;
-      }
-    }
+    // Stopped while held back: kept as waiting, below.
+    if (delayMs > 0 && !this.#stopped) await this.#hold(delayMs);
     const url = this.url;
     if (url === undefined) return false;
     if (this.#stopped) {
-      this.#add(body);
+      this.#add(body, signature);
       return false;
     }
-    const ok = await this.#post(url, body, true);
-    if (!ok) this.#add(body);
-    else if (this.#chance(this.#options.duplicateProbability ?? 0)) this.#duplicate(body);
-    return ok;
+    const attempt = this.#first(url, body, signature);
+    this.#firsts.add(attempt);
+    void attempt.finally(() => this.#firsts.delete(attempt));
+    return attempt;
   }
 
   /** A waiting webhook as a store keeps it. */
@@ -138,9 +130,11 @@ export class WebhookSender {
   restore(saved: readonly SavedWebhook[]): void {
     const nowMs = this.#options.clock.now().getTime();
     for (const webhook of saved) {
+      const body = Buffer.from(webhook.body, 'utf8');
       this.#pending.set(webhook.id, {
         id: webhook.id,
-        body: Buffer.from(webhook.body, 'utf8'),
+        body,
+        signature: signBody(body, this.#options.appSecret),
         firstFailedAt: webhook.firstFailedAt,
         retries: 0,
         waitedMs: Math.max(0, nowMs - webhook.firstFailedAt.getTime()),
@@ -170,15 +164,19 @@ export class WebhookSender {
   /** Aborts what is in flight and cancels the retries; resolves once nothing is in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#abort.abort();
+    for (const [timer, wake] of this.#held) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.#held.clear();
     for (const timer of this.#duplicates) clearTimeout(timer);
     this.#duplicates.clear();
     for (const entry of this.#pending.values()) {
       clearTimeout(entry.timer);
       entry.timer = undefined;
     }
-    await Promise.allSettled([...this.#inFlight]);
-    for (const agent of this.#agents) agent.destroy();
+    await this.#poster.stop();
+    await Promise.allSettled([...this.#firsts]);
   }
 
   #delay(): number {
@@ -186,23 +184,42 @@ export class WebhookSender {
     return max > 0 ? Math.floor(this.#random() * (max + 1)) : 0;
   }
 
+  /** The first POST of a webhook; one that failed (or was cut by a stop) waits for its retries. */
+  async #first(url: string, body: Buffer, signature: string): Promise<boolean> {
+    const ok = await this.#post(url, body, signature, true);
+    if (!ok) this.#add(body, signature);
+    else if (this.#chance(this.#options.duplicateProbability ?? 0)) this.#duplicate(body, signature);
+    return ok;
+  }
+
+  /** Waits `ms`, or less when the sender stops meanwhile. */
+  #hold(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#held.delete(timer);
+        resolve();
+      }, ms);
+      this.#held.set(timer, resolve);
+    });
+  }
+
   #chance(p: number): boolean {
     return p > 0 && (p >= 1 || this.#random() < p);
   }
 
   /** The same bytes once more, after their own delay; not retried (the first one arrived). */
-  #duplicate(body: Buffer): void {
+  #duplicate(body: Buffer, signature: string): void {
     const timer = setTimeout(() => {
       this.#duplicates.delete(timer);
       const url = this.url;
       if (url === undefined || this.#stopped) return;
       this.duplicated += 1;
-      void this.#post(url, body, false);
+      void this.#post(url, body, signature, false);
     }, this.#delay());
     this.#duplicates.add(timer);
   }
 
-  #add(body: Buffer): void {
+  #add(body: Buffer, signature: string): void {
     if (this.#retry.forMs <= 0) {
       this.failed += 1;
       this.#options.logger?.warn('webhook given up: retries are off');
@@ -219,6 +236,7 @@ export class WebhookSender {
     const entry: PendingWebhook = {
       id: `${this.#idPrefix}.${this.#counter.toString(36)}`,
       body,
+      signature,
       firstFailedAt: this.#options.clock.now(),
       retries: 0,
       waitedMs: 0,
@@ -254,7 +272,7 @@ export class WebhookSender {
     this.retries += 1;
     entry.inFlight = true;
     const url = this.url;
-    const ok = url !== undefined && (await this.#post(url, entry.body, false));
+    const ok = url !== undefined && (await this.#post(url, entry.body, entry.signature, false));
     entry.inFlight = false;
     if (!ok) {
       this.#retryLater(entry);
@@ -265,30 +283,18 @@ export class WebhookSender {
   }
 
   /** One POST; a failure is logged as a warning on the first attempt, at debug level on retries. */
-  #post(url: string, body: Buffer, first: boolean): Promise<boolean> {
-    const log = (message: string, meta: Record<string, unknown>) => (first ? this.#options.logger?.warn(message, meta) : this.#options.logger?.debug(message, meta));
-    const attempt = (async () => {
-      try {
-        const response = await axios.post(url, body, {
-          headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signBody(body, this.#options.appSecret) },
-          httpAgent: this.#agents[0],
-          httpsAgent: this.#agents[1],
-          timeout: this.#options.timeoutMs ?? 5000,
-          signal: this.#abort.signal,
-          validateStatus: () => true,
-          maxRedirects: 0,
-        });
-        const ok = response.status >= 200 && response.status < 300;
-        if (ok) this.delivered += 1;
-        else log('webhook refused', { status: response.status, retryForMs: this.#retry.forMs });
-        return ok;
-      } catch (err) {
-        if (!this.#abort.signal.aborted) log('webhook failed', { err: (err as Error).message, retryForMs: this.#retry.forMs });
-        return false;
-      }
-    })();
-    this.#inFlight.add(attempt);
-    void attempt.finally(() => this.#inFlight.delete(attempt));
-    return attempt;
+  async #post(url: string, body: Buffer, signature: string, first: boolean): Promise<boolean> {
+    const outcome = await this.#poster.post(url, body, { 'Content-Type': 'application/json', 'X-Hub-Signature-256': signature });
+    if (outcome.ok) {
+      this.delivered += 1;
+      return true;
+    }
+    if (this.#stopped) return false;
+    const [message, meta] = 'status' in outcome
+      ? ['webhook refused', { status: outcome.status, retryForMs: this.#retry.forMs }]
+      : ['webhook failed', { err: outcome.problem, retryForMs: this.#retry.forMs }];
+    if (first) this.#options.logger?.warn(message, meta);
+    else this.#options.logger?.debug(message, meta);
+    return false;
   }
 }
