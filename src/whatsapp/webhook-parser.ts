@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { ConversationMessage, InboundKind } from '../domain/conversation.js';
 import type { E164 } from '../domain/phone.js';
 import { jsonSyntaxError } from './json-syntax.js';
+import { fastContact, fastEnvelope, fastMessagesValue, fastStatus } from './webhook-fast-path.js';
 import {
   checkWaId, contactSchema, describeIssue, envelopeSchema, firstProblem, identityChangeSchema, isIdentityChange, messageSchema, messagesValueSchema,
   statusErrorSchema, statusSchema, userPreferenceSchema, userPreferencesValueSchema,
@@ -66,7 +67,7 @@ export interface StatusEvent extends Origin {
   readonly timestamp: Date;
   /** `recipient_id` as sent (a wa_id), may be missing once usernames arrive. */
   readonly recipientId?: string;
-  /** `recipient_id` as E.164 when it is a valid number. */
+  /** `recipient_id` as E.164 when it has a number's shape (not checked against the numbering plan: it only finds statuses). */
   readonly recipientPhone?: E164;
   readonly recipientUserId?: string;
   /** `biz_opaque_callback_data`: our delivery id. */
@@ -172,11 +173,15 @@ export function parseWebhookBody(raw: Buffer | string): WebhookParseResult {
  */
 export function parseWebhook(body: unknown, digestOf: () => string = () => sha256(JSON.stringify(body))): WebhookParseResult {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return { ok: false, reason: 'not a JSON object' };
-  const envelope = envelopeSchema.safeParse(body, { reportInput: true });
-  if (!envelope.success) return { ok: false, reason: envelope.error.issues.slice(0, 3).map((issue) => describeIssue(issue).reason).join('; ') };
+  let entries = fastEnvelope(body)?.entry;
+  if (entries === undefined) {
+    const envelope = envelopeSchema.safeParse(body, { reportInput: true });
+    if (!envelope.success) return { ok: false, reason: envelope.error.issues.slice(0, 3).map((issue) => describeIssue(issue).reason).join('; ') };
+    entries = envelope.data.entry;
+  }
 
   const out = new Batch();
-  envelope.data.entry.forEach((entry, e) => {
+  entries.forEach((entry, e) => {
     entry.changes.forEach((change, c) => {
       const at = `entry[${e}].changes[${c}].value`;
       if (change.field === 'messages') out.readMessagesChange(change.value, entry.id, at);
@@ -208,8 +213,13 @@ class Batch {
   readonly fields: Record<string, number> = {};
   readonly unknownStatuses: Record<string, number> = {};
 
-  /** The item when it fits the schema; otherwise undefined, and the item is listed as rejected. */
-  #item<T extends z.ZodType>(schema: T, raw: unknown, kind: RejectedPart['kind'], where: string, phoneNumberId?: string): z.infer<T> | undefined {
+  /**
+   * The item when it fits the schema; otherwise undefined, and the item is listed as rejected.
+   * `fast` reads the common shapes without the schema (see webhook-fast-path.ts).
+   */
+  #item<T extends z.ZodType>(schema: T, raw: unknown, kind: RejectedPart['kind'], where: string, phoneNumberId?: string, fast?: (raw: unknown) => z.infer<T> | undefined): z.infer<T> | undefined {
+    const quick = fast?.(raw);
+    if (quick !== undefined) return quick;
     const parsed = schema.safeParse(raw, { reportInput: true });
     if (parsed.success) return parsed.data;
     this.#reject(kind, where, firstProblem(parsed.error), phoneNumberId);
@@ -221,12 +231,12 @@ class Batch {
   }
 
   readMessagesChange(raw: unknown, wabaId: string, at: string): void {
-    const value = this.#item(messagesValueSchema, raw, 'change', at);
+    const value = this.#item(messagesValueSchema, raw, 'change', at, undefined, fastMessagesValue);
     if (!value) return;
     const origin: Origin = { wabaId, phoneNumberId: value.metadata.phone_number_id };
     const contacts: RawContact[] = [];
     value.contacts?.forEach((item, i) => {
-      const contact = this.#item(contactSchema, item, 'contact', `${at}.contacts[${i}]`, origin.phoneNumberId);
+      const contact = this.#item(contactSchema, item, 'contact', `${at}.contacts[${i}]`, origin.phoneNumberId, fastContact);
       if (contact) contacts.push(contact);
     });
     const index = indexContacts(contacts, value.contacts?.length ?? 0);
@@ -247,7 +257,7 @@ class Batch {
       else this.messages.push(event);
     });
     value.statuses?.forEach((item, s) => {
-      const raw = this.#item(statusSchema, item, 'status', `${at}.statuses[${s}]`, origin.phoneNumberId);
+      const raw = this.#item(statusSchema, item, 'status', `${at}.statuses[${s}]`, origin.phoneNumberId, fastStatus);
       if (!raw) return;
       const status = toStatus(raw, origin);
       if (status) this.statuses.push(status);
@@ -386,13 +396,24 @@ function toError(raw: NonNullable<RawStatus['errors']>[number]): WebhookError {
   return prune({ code: raw.code, title: raw.title, message: raw.message, details: raw.error_data?.details, href: raw.href });
 }
 
+/** A number's shape: a country code (no leading 0) and up to 15 digits in all. */
+const WA_ID_SHAPE = /^[1-9]\d{3,14}$/;
+
+/**
+ * A status's recipient as E.164, only to find the statuses that name a person (erasure): a
+ * number's shape is enough there, so no numbering-plan check (it cost more than the rest of the
+ * status). Numbers that become contacts (`from`, number changes, preferences) are validated.
+ */
+function recipientPhoneOf(recipientId: string | undefined): E164 | undefined {
+  return recipientId !== undefined && WA_ID_SHAPE.test(recipientId) ? `+${recipientId}` : undefined;
+}
+
 function toStatus(raw: RawStatus, origin: Origin): StatusEvent | undefined {
   if (!(DELIVERY_STATUSES as readonly string[]).includes(raw.status)) return undefined;
   const recipientId = raw.recipient_id || undefined;
-  const phone = recipientId === undefined ? undefined : checkWaId(recipientId);
   return prune({
     type: 'status' as const, ...origin, id: raw.id, status: raw.status as DeliveryStatus, timestamp: raw.timestamp,
-    recipientId, recipientPhone: phone?.ok ? phone.e164 : undefined, recipientUserId: raw.recipient_user_id || undefined,
+    recipientId, recipientPhone: recipientPhoneOf(recipientId), recipientUserId: raw.recipient_user_id || undefined,
     callbackData: raw.biz_opaque_callback_data,
     pricing: raw.pricing && prune({ type: raw.pricing.type, category: raw.pricing.category, billable: raw.pricing.billable, pricingModel: raw.pricing.pricing_model }),
     errors: raw.errors?.map(toError),

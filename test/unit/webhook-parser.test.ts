@@ -269,6 +269,13 @@ describe('webhook parser', () => {
       expect(parsed(body).messages.map((m) => [m.id, m.from])).to.deep.equal([['wamid.SAME', ALICE], ['wamid.SAME', BOB]]);
     });
 
+    it('a status recipient is read as E.164 by its shape alone (it only finds the statuses naming a person)', () => {
+      const recipients = ['4900000', '0049151', '49151x', '1234567890123456'];
+      const result = parsed(envelope(entry(messagesChange({ statuses: recipients.map((r, i) => status(`wamid.R${i}`, 'sent', r)) }))));
+      expect(result.rejected).to.deep.equal([]);
+      expect(result.statuses.map((s) => s.recipientPhone)).to.deep.equal(['+4900000', undefined, undefined, undefined]);
+    });
+
     it('a status without a valid recipient is kept, without recipientPhone', () => {
       const result = parsed(envelope(entry(messagesChange({ statuses: [status('wamid.O1', 'sent', '', { recipient_user_id: 'DE.9' })] }))));
       expect(result.statuses[0]).to.include({ recipientUserId: 'DE.9' }).and.not.to.have.property('recipientPhone');
