@@ -28,7 +28,7 @@ const QUEUE_LIMIT = 20_000;
 /** The sweep leaves statuses younger than this to the worker that stored them. */
 const SWEEP_AFTER_MS = 30_000;
 const APPLY_BATCH = 500;
-/** Statuses arriving within this time are applied in one pass (one query, one bulk write). */
+/** Statuses arriving within this time are applied in one pass (one bulk write). */
 const GATHER_MS = 50;
 /** A status's forward rank, as the delivery record keeps it. */
 const STATUS_RANK: Record<StatusEvent['status'], number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
@@ -104,7 +104,8 @@ export class StatusApplier {
    * Applies a batch and marks it applied. The statuses of one delivery are applied as one: its
    * most advanced status, with the pricing any of them reported (a backlog often holds `sent`,
    * `delivered` and `read` of one message, and the rank only moves forward anyway). The whole
-   * batch takes one query and one bulk write, whatever its size.
+   * batch takes one bulk write, whatever its size (and a query when it holds a `failed` status or
+   * a status whose delivery is not there).
    */
   async #applyBatch(batch: readonly StoredStatus[], signal?: AbortSignal): Promise<{ applied: number; waiting: boolean }> {
     const groups = new Map<string, StoredStatus[]>();
@@ -132,12 +133,12 @@ export class StatusApplier {
         return { items, event: { ...lead.event, ...(pricing ? { pricing } : {}) } };
       });
       const now = this.deps.clock.now();
-      const before = await this.deps.deliveries.applyStatuses(leads.map(({ event }) => toUpdate(event)), now);
+      const outcomes = await this.deps.deliveries.applyStatuses(leads.map(({ event }) => toUpdate(event)), now);
       for (const [index, { items, event }] of leads.entries()) {
-        const delivery = before[index];
-        if (delivery) await this.#afterApplied(event, delivery, now);
+        const outcome = outcomes[index];
+        if (outcome?.found && outcome.delivery) await this.#afterApplied(event, outcome.delivery, now);
         for (const item of items) {
-          if (delivery || now.getTime() - item.receivedAt.getTime() > ORPHAN_GRACE_MS) done.push(item.key);
+          if (outcome?.found || now.getTime() - item.receivedAt.getTime() > ORPHAN_GRACE_MS) done.push(item.key);
           else waiting = true;
         }
       }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
 import { anyOf } from './regex.js';
@@ -31,6 +31,12 @@ export interface Pricing {
   category?: string;
   billable?: boolean;
 }
+
+/** What `applyStatuses` found for a status: its delivery, or none (yet). */
+export type AppliedStatus =
+  | { found: false }
+  /** `delivery`: for a `failed` status, the record as it was before the status. */
+  | { found: true; delivery?: Delivery };
 
 /** A status webhook for one delivery, as `applyStatuses` takes it. */
 export interface StatusUpdate {
@@ -250,12 +256,59 @@ export class DeliveryRepository {
    * Applies status webhooks, one per delivery: only forward (`$max` on the rank), recording the
    * pricing Meta reports. A status names its delivery by id (`biz_opaque_callback_data`) or,
    * without one, by wamid; an id no delivery has (one written before `migrateLegacyDeliveryIds`
-   * renamed its delivery) is looked up by wamid as well. One query finds the deliveries, one bulk
-   * write moves them. Returns, per status (by index), the delivery as it was found, or undefined
-   * when there is none (yet).
+   * renamed its delivery) is looked up by wamid as well.
+   *
+   * Usually this is one bulk write and nothing else: when it matches a delivery for every status,
+   * each was found. Only when some matched nothing are the deliveries looked up (to tell which
+   * are missing, and find renamed ones by wamid), and the found ones updated again (the same
+   * update: `$max` and the same values). A `failed` status also reads its delivery first, as it
+   * was, for the 131047 path (a session refused: the template goes instead).
    */
-  async applyStatuses(items: readonly StatusUpdate[], now: Date): Promise<(Delivery | undefined)[]> {
+  async applyStatuses(items: readonly StatusUpdate[], now: Date): Promise<AppliedStatus[]> {
     if (items.length === 0) return [];
+    const failed = items.flatMap((item, index) => (item.status === 'failed' ? [index] : []));
+    const records = new Map<number, DeliveryDoc>();
+    if (failed.length > 0) {
+      const found = await this.#lookUp(failed.map((index) => items[index] as StatusUpdate));
+      failed.forEach((index, i) => {
+        const doc = found[i];
+        if (doc) records.set(index, doc);
+      });
+    }
+    const update = (item: StatusUpdate, filter: Filter<DeliveryDoc>) => {
+      const set: Record<string, unknown> = { wamid: item.wamid, updatedAt: now };
+      if (item.pricing) set.pricing = item.pricing;
+      if (item.errorCode) Object.assign(set, { errorCode: item.errorCode, reason: item.reason });
+      return { updateOne: { filter, update: { $max: { rank: RANK[item.status] }, $set: set } } };
+    };
+    const filterOf = (item: StatusUpdate, index: number): Filter<DeliveryDoc> => {
+      const doc = records.get(index);
+      if (doc) return { _id: doc._id };
+      return item.id ? { _id: item.id } : { wamid: item.wamid };
+    };
+    const result = await this.#deliveries.bulkWrite(items.map((item, index) => update(item, filterOf(item, index))), { ordered: false });
+    if (result.matchedCount === items.length) {
+      return items.map((_, index) => {
+        const doc = records.get(index);
+        return { found: true, ...(doc ? { delivery: toDelivery(doc) } : {}) };
+      });
+    }
+    // Some matched nothing: which? A delivery found now that did not match then (written in
+    // between, or renamed) gets its update here.
+    const found = await this.#lookUp(items);
+    const ops = items.flatMap((item, index) => {
+      const doc = found[index];
+      return doc ? [update(item, { _id: doc._id })] : [];
+    });
+    await bulkWrite(this.#deliveries, ops);
+    return items.map((_, index) => {
+      const doc = records.get(index) ?? (items[index]?.status === 'failed' ? found[index] : undefined);
+      return found[index] ? { found: true, ...(doc ? { delivery: toDelivery(doc) } : {}) } : { found: false };
+    });
+  }
+
+  /** The delivery each status names (by id, else by wamid; a renamed id by wamid), in one or two queries. */
+  async #lookUp(items: readonly StatusUpdate[]): Promise<(DeliveryDoc | undefined)[]> {
     const ids = items.flatMap((i) => (i.id ? [i.id] : []));
     const wamids = items.flatMap((i) => (i.id ? [] : [i.wamid]));
     const or = [...(ids.length > 0 ? [{ _id: { $in: ids } }] : []), ...(wamids.length > 0 ? [{ wamid: { $in: wamids } }] : [])];
@@ -264,17 +317,7 @@ export class DeliveryRepository {
     const wamidsOfUnknownIds = items.flatMap((i) => (i.id && !byId.has(i.id) ? [i.wamid] : []));
     if (wamidsOfUnknownIds.length > 0) docs.push(...(await this.#deliveries.find({ wamid: { $in: wamidsOfUnknownIds } }).toArray()));
     const byWamid = new Map(docs.flatMap((d) => (d.wamid ? [[d.wamid, d] as const] : [])));
-    const found = items.map((i) => (i.id ? (byId.get(i.id) ?? byWamid.get(i.wamid)) : byWamid.get(i.wamid)));
-    const ops = items.flatMap((item, index) => {
-      const doc = found[index];
-      if (!doc) return [];
-      const set: Record<string, unknown> = { wamid: item.wamid, updatedAt: now };
-      if (item.pricing) set.pricing = item.pricing;
-      if (item.errorCode) Object.assign(set, { errorCode: item.errorCode, reason: item.reason });
-      return [{ updateOne: { filter: { _id: doc._id }, update: { $max: { rank: RANK[item.status] }, $set: set } } }];
-    });
-    await bulkWrite(this.#deliveries, ops);
-    return found.map((doc) => (doc ? toDelivery(doc) : undefined));
+    return items.map((i) => (i.id ? (byId.get(i.id) ?? byWamid.get(i.wamid)) : byWamid.get(i.wamid)));
   }
 
   /** A session refused by a `failed` status (131047): back to the queue for the template, once. */
