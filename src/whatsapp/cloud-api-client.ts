@@ -66,8 +66,14 @@ export class CloudApiClient implements CloudApiSender {
 
   constructor(options: CloudApiClientOptions) {
     const maxSockets = options.maxSockets ?? 50;
-    this.#agents = [new http.Agent({ keepAlive: true, maxSockets }), new https.Agent({ keepAlive: true, maxSockets })];
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    // With a `timeout`, an idle kept-alive connection is closed by this side before the server's
+    // announced `Keep-Alive: timeout=N` runs out (Node takes N - 1 s), and after the request
+    // timeout at the latest. Without one, Node keeps idle connections forever and ignores the
+    // announcement, so a send could go out on a connection the server is closing that instant:
+    // ECONNRESET, and a delivery nobody can tell was sent or not.
+    const agent = { keepAlive: true, maxSockets, timeout: this.#timeoutMs };
+    this.#agents = [new http.Agent(agent), new https.Agent(agent)];
     this.#token = options.token;
     this.#logger = options.logger.child({ scope: 'whatsapp' });
     this.#path = `/${encodeURIComponent(options.phoneNumberId)}/messages`;
@@ -163,6 +169,8 @@ export class CloudApiClient implements CloudApiSender {
     this.#logger.warn('message refused', {
       to: message.to, type: message.type, callbackData: message.callbackData, code: error.code, kind: error.kind,
       retry: error.retry, httpStatus: error.httpStatus, ms: Math.round(performance.now() - started),
+      // The network's error code (ECONNRESET, ...) of a request that got no answer.
+      networkCode: error.httpStatus === undefined && error.cause instanceof CloudApiRequestFailure ? error.cause.code : undefined,
     });
     return error;
   }

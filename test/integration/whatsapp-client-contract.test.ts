@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
@@ -7,6 +8,7 @@ import { CloudApiClient } from '../../src/whatsapp/cloud-api-client.js';
 import { isWhatsAppError, WhatsAppPermanentError, WhatsAppRateLimitedError, WhatsAppTransientError, type AnyWhatsAppError } from '../../src/whatsapp/cloud-api-errors.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
 import { captureLogger } from '../support/test-config.js';
+import { waitFor } from '../support/wait-for.js';
 
 const TOKEN = 'EAAG-contract-secret-token-7f3a9c';
 const PHONE_NUMBER_ID = '109876543210';
@@ -205,6 +207,36 @@ describe('WhatsApp client against the sandbox (contract)', () => {
         expect(err.mayHaveBeenSent).to.equal(false);
       } finally {
         offline.close();
+      }
+    });
+  });
+
+  describe('connections', () => {
+    it('an idle kept-alive connection is closed by the client before the server announced it would close it', async () => {
+      // A server that announces a 2-s keep-alive but never closes an idle connection itself:
+      // the client must stop using (and close) the connection before that, or a send may go out
+      // on a connection the server is closing that instant (ECONNRESET, "maybe sent").
+      const closed: true[] = [];
+      const server = createHttpServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'Content-Type': 'application/json', 'Keep-Alive': 'timeout=2' });
+          res.end(JSON.stringify({ messaging_product: 'whatsapp', contacts: [{ wa_id: '4915100000001' }], messages: [{ id: `wamid.${closed.length}` }] }));
+        });
+      });
+      server.keepAliveTimeout = 10 * 60_000;
+      server.on('connection', (socket) => socket.on('close', () => closed.push(true)));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as { port: number }).port;
+      const kept = new CloudApiClient({ apiBase: `http://127.0.0.1:${port}`, apiVersion: 'v25.0', token: TOKEN, phoneNumberId: PHONE_NUMBER_ID, timeoutMs: 60_000, logger });
+      try {
+        expect((await kept.sendText({ to: '+4915100000001', body: 'x', callbackData: 'x' })).wamid).to.equal('wamid.0');
+        await waitFor('the idle connection to be closed', () => closed.length === 1, 30_000);
+        expect((await kept.sendText({ to: '+4915100000001', body: 'x', callbackData: 'x' })).wamid).to.equal('wamid.1');
+      } finally {
+        kept.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     });
   });

@@ -46,7 +46,9 @@ export class WebhookPoster {
   constructor(options: WebhookPosterOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#maxConnections = options.maxConnections ?? 16;
-    const agent = { keepAlive: true, maxSockets: this.#maxConnections };
+    // `timeout` makes Node close an idle connection before the receiver's announced keep-alive
+    // runs out (see CloudApiClient), so a POST does not go out on a connection being closed.
+    const agent = { keepAlive: true, maxSockets: this.#maxConnections, timeout: this.#timeoutMs };
     this.#agents = { http: new http.Agent(agent), https: new https.Agent(agent) };
   }
 
