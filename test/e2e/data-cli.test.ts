@@ -23,7 +23,9 @@ const imported = (c: StoredContact) => [c._id, c.status, c.subscriptions.fallzah
 describe('npm run export, import and forget as processes', function () {
   this.timeout(5 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'data-cli-'));
-  const [dbName, onceDb] = [testDatabaseName('data-cli'), testDatabaseName('data-cli-once')];
+  // The killed import gets a database of its own: counting its rows in one that holds the export
+  // tests' 60,000 contacts scans them all at every poll, and that starved the import (2 min).
+  const [dbName, onceDb, killedDb] = [testDatabaseName('data-cli'), testDatabaseName('data-cli-once'), testDatabaseName('data-cli-killed')];
   let client: MongoClient;
   const env = (db = dbName, extra: Record<string, string> = {}) => ({ MONGODB_URI: testServer().uri, MONGODB_DB: db, LOG_LEVEL: 'warn', ...extra });
   const run = (script: string, args: string[], db = dbName, extra: Record<string, string> = {}) => spawnCommand(script, env(db, extra), args);
@@ -33,7 +35,7 @@ describe('npm run export, import and forget as processes', function () {
     await client.connect();
   });
   after(async () => {
-    for (const db of [dbName, onceDb]) await client.db(db).dropDatabase();
+    for (const db of [dbName, onceDb, killedDb]) await client.db(db).dropDatabase();
     await client.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -87,7 +89,7 @@ describe('npm run export, import and forget as processes', function () {
     lines.push('+4916099999999,2026-01-05,Ja,opted-out-after-this');
     const file = join(dir, 'big.csv');
     writeFileSync(file, `${lines.join('\n')}\n`);
-    for (const db of [dbName, onceDb]) {
+    for (const db of [killedDb, onceDb]) {
       await new SuppressionRepository(client.db(db), 'sandbox-suppression-key').suppress('+4916099999999', 'opt-out', new Date('2026-01-10T00:00:00Z'));
       await client.db(db).collection(CONTACTS).insertOne({ _id: phoneFor(7, '49160'), phone: phoneFor(7, '49160'), status: 'active', sentSinceReply: 0, unansweredTemplates: 0, createdAt: new Date(), subscriptions: { fallzahlen: { state: 'pending', changedAt: new Date(), source: 'keyword' } } } as never);
     }
@@ -96,19 +98,19 @@ describe('npm run export, import and forget as processes', function () {
     expect(once.code, once.stderr).to.equal(0);
     expect(JSON.parse(once.stdout)).to.deep.include({ rows: rows + 1, imported: rows - 1, updated: 1, rejectedByReason: { suppressed: 1 } });
 
-    const killed = run('import.ts', args);
-    const inserted = () => client.db(dbName).collection(CONTACTS).countDocuments({ _id: { $regex: '^\\+49160' }, 'subscriptions.fallzahlen.source': 'import' } as never);
+    const killed = run('import.ts', args, killedDb);
+    const inserted = () => client.db(killedDb).collection(CONTACTS).countDocuments({ _id: { $regex: '^\\+49160' }, 'subscriptions.fallzahlen.source': 'import' } as never);
     await waitFor('the import to have written some rows', async () => (await inserted()) >= 1000, 120_000, 20);
     killed.child.kill('SIGKILL');
     await killed.exited;
     const half = await inserted();
     expect(half, 'killed before the end').to.be.below(rows);
-    const again = await run('import.ts', args).exited;
+    const again = await run('import.ts', args, killedDb).exited;
     expect(again.code, again.stderr).to.equal(0);
     expect(JSON.parse(again.stdout)).to.deep.include({ unchanged: half, rejectedByReason: { suppressed: 1 } });
     const state = async (db: string) => (await client.db(db).collection<StoredContact>(CONTACTS).find({ _id: { $regex: '^\\+49160' } }).sort({ _id: 1 }).toArray()).map(imported);
-    expect(await state(dbName)).to.deep.equal(await state(onceDb));
-    expect(await client.db(dbName).collection(SUPPRESSIONS).countDocuments()).to.equal(await client.db(onceDb).collection(SUPPRESSIONS).countDocuments());
+    expect(await state(killedDb)).to.deep.equal(await state(onceDb));
+    expect(await client.db(killedDb).collection(SUPPRESSIONS).countDocuments()).to.equal(await client.db(onceDb).collection(SUPPRESSIONS).countDocuments());
   });
 
   it('forget: refuses without a terminal unless --yes (3), an unknown contact is exit 2, --yes --json says what went', async () => {

@@ -11,7 +11,7 @@ import { checkLinkedContacts, seedLegacyContacts } from '../support/legacy-conta
 import { captureLogger, testConfig } from '../support/test-config.js';
 import { testDatabaseName, testServer } from '../support/test-server.js';
 import { WaitAborted, waitFor } from '../support/wait-for.js';
-import { PROJECT_ROOT } from '../support/worker-process.js';
+import { nodeArgsFor, PROJECT_ROOT } from '../support/compiled-scripts.js';
 
 const PLAN = { phoneOnly: 15_000, phoneWithUserId: 2_500, duplicates: 1_500, usernameOnly: 1_000, seed: 1414 };
 
@@ -45,7 +45,7 @@ describe('the migration of stored contacts, killed and started again', function 
     await ensureIndexes(db, INDEX_DECLARATIONS);
     const seeded = await seedLegacyContacts(db, PLAN, new Date());
     const output: string[] = [];
-    child = spawn(process.execPath, ['--import', 'tsx', 'test/support/open-app-database-run.ts'], {
+    child = spawn(process.execPath, nodeArgsFor('test/support/open-app-database-run.ts'), {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'info', MONGODB_URI: testServer().uri, MONGODB_DB: dbName },
       stdio: ['ignore', 'pipe', 'pipe'],

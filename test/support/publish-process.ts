@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { PROJECT_ROOT } from './worker-process.js';
+import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
 
 /** Runs `npm run publish -- ARGS` as a process; resolves with its exit code and output. */
 export function runPublish(env: Record<string, string | undefined>, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/publish.ts', ...args], {
+    const child = spawn(process.execPath, [...nodeArgsFor('scripts/publish.ts'), ...args], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,16 +3,15 @@ import { basename } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import type { DatabaseServer } from '../../src/store/server/local-server.js';
 
-let current: DatabaseServer | undefined;
+/** Where the global setup (`root-hooks.ts`) leaves the server's address for the test processes. */
+export const TEST_SERVER_ENV = { uri: 'TEST_DATABASE_URI', source: 'TEST_DATABASE_SOURCE' } as const;
 
-export function setTestServer(server: DatabaseServer): void {
-  current = server;
-}
-
-/** The database server the root hook started for this run. */
-export function testServer(): DatabaseServer {
-  if (!current) throw new Error('the test database server is not running (root hooks not loaded?)');
-  return current;
+/** The database server the global setup started for this run. */
+export function testServer(): Pick<DatabaseServer, 'uri' | 'source'> {
+  const uri = process.env[TEST_SERVER_ENV.uri];
+  const source = process.env[TEST_SERVER_ENV.source] as DatabaseServer['source'] | undefined;
+  if (!uri || !source) throw new Error('the test database server is not running (test/support/root-hooks.ts not loaded?)');
+  return { uri, source };
 }
 
 /** A fresh database name per test file: `t_<file>_<random>`. */

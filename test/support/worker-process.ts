@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
 import { WaitAborted, waitFor } from './wait-for.js';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { PROJECT_ROOT };
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -16,7 +16,7 @@ export interface WorkerProcess {
 
 /** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment (no daily runs unless it names a DAILY_RUNS_FILE). */
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...args], {
+  const child = spawn(process.execPath, [...nodeArgsFor('scripts/start.ts'), ...args], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
