@@ -17,7 +17,7 @@ const IMPORT_ROWS = 100_000;
 /** Runs `npm run <script>` as its own process, as an operator does; its time and peak RSS (read from /proc while it runs). */
 async function timed(script: string, args: string[], env: Record<string, string>): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`../${script}`, import.meta.url)), ...args], {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../run.mjs', import.meta.url)), script.replace(/\.ts$/, ''), ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -22,8 +22,8 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /** `npm run sandbox` in its own process, limits off; messages outside a window are accepted and failed later by status. */
 async function startSandboxProcess(): Promise<{ child: ChildProcess; url: string }> {
-  const script = fileURLToPath(new URL('../sandbox.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--port', '0', '--mps', '0', '--pair-rate', 'off', '--outside-window', 'failed-status'], {
+  const launcher = fileURLToPath(new URL('../run.mjs', import.meta.url));
+  const child = spawn(process.execPath, [launcher, 'sandbox', '--port', '0', '--mps', '0', '--pair-rate', 'off', '--outside-window', 'failed-status'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WHATSAPP_API_BASE: '', LOG_LEVEL: 'warn' },
   });

@@ -13,8 +13,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 
 /** Starts `npm run sandbox` in its own process (limits off) and resolves with its URL. */
 async function startSandboxProcess(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const script = fileURLToPath(new URL('../sandbox.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--port', '0', '--mps', '0', '--pair-rate', 'off', ...extra], {
+  const launcher = fileURLToPath(new URL('../run.mjs', import.meta.url));
+  const child = spawn(process.execPath, [launcher, 'sandbox', '--port', '0', '--mps', '0', '--pair-rate', 'off', ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WHATSAPP_API_BASE: '', LOG_LEVEL: 'warn' },
   });

@@ -11,12 +11,12 @@ import { checkLinkedContacts, seedLegacyContacts } from '../support/legacy-conta
 import { captureLogger, testConfig } from '../support/test-config.js';
 import { testDatabaseName, testServer } from '../support/test-server.js';
 import { WaitAborted, waitFor } from '../support/wait-for.js';
-import { nodeArgsFor, PROJECT_ROOT } from '../support/compiled-scripts.js';
+import { PROJECT_ROOT } from '../support/command-line.js';
 
-const PLAN = { phoneOnly: 15_000, phoneWithUserId: 2_500, duplicates: 1_500, usernameOnly: 1_000, seed: 1414 };
+const PLAN = { phoneOnly: 6_000, phoneWithUserId: 1_000, duplicates: 600, usernameOnly: 400, seed: 1414 };
 
 /**
- * A process starting on a database from before identities (20,000 contacts, 1,500 of them a
+ * A process starting on a database from before identities (8,000 contacts, 600 of them a
  * second contact of a person under the user id) is killed with SIGKILL in the middle of linking
  * them; the next start finishes the job: every contact linked, each duplicate merged exactly
  * once, as many live contacts as people, nothing lost.
@@ -45,7 +45,7 @@ describe('the migration of stored contacts, killed and started again', function 
     await ensureIndexes(db, INDEX_DECLARATIONS);
     const seeded = await seedLegacyContacts(db, PLAN, new Date());
     const output: string[] = [];
-    child = spawn(process.execPath, nodeArgsFor('test/support/open-app-database-run.ts'), {
+    child = spawn(process.execPath, ['--import', 'tsx', 'test/support/open-app-database-run.ts'], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'info', MONGODB_URI: testServer().uri, MONGODB_DB: dbName },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { expect } from 'chai';
-import { nodeArgsFor, PROJECT_ROOT } from '../support/compiled-scripts.js';
+import { commandArgs, PROJECT_ROOT } from '../support/command-line.js';
 
 /** Runs `npm run sandbox -- ARGS` as a process until it exits by itself. */
 function runSandbox(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgsFor('scripts/sandbox.ts'), ...args], {
+    const child = spawn(process.execPath, [...commandArgs('sandbox'), ...args], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
+import { commandArgs, PROJECT_ROOT } from './command-line.js';
 
 export interface CommandProcess {
   child: ChildProcess;
@@ -15,7 +15,7 @@ export interface CommandProcess {
  * tests that must signal it (Ctrl-C) or read its output while it runs.
  */
 export function spawnCommand(script: string, env: Record<string, string | undefined>, args: string[]): CommandProcess {
-  const child = spawn(process.execPath, [...nodeArgsFor(`scripts/${script}`), ...args], {
+  const child = spawn(process.execPath, [...commandArgs(script.replace(/\.ts$/, '')), ...args], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

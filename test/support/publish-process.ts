@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
+import { commandArgs, PROJECT_ROOT } from './command-line.js';
 
 /** Runs `npm run publish -- ARGS` as a process; resolves with its exit code and output. */
 export function runPublish(env: Record<string, string | undefined>, args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...nodeArgsFor('scripts/publish.ts'), ...args], {
+    const child = spawn(process.execPath, [...commandArgs('publish'), ...args], {
       cwd: PROJECT_ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,9 +1,8 @@
 import { startDatabaseServer, type DatabaseServer } from '../../src/store/server/local-server.js';
-import { compileForTests, removeCompiled, TEST_BUILD_ENV } from './compiled-scripts.js';
+import { buildCommands } from './command-line.js';
 import { TEST_SERVER_ENV } from './test-server.js';
 
 let server: DatabaseServer | undefined;
-let compiled: string | undefined;
 
 /** How long the process may take to exit once the suite is done before it counts as a leak. */
 const EXIT_GRACE_MS = 5000;
@@ -12,12 +11,11 @@ const EXIT_GRACE_MS = 5000;
  * One throwaway database server for the whole run (or MONGODB_URI when set), started once in
  * mocha's main process; each test file makes its own database on it. The server's address goes
  * into the environment, which is how the worker processes of `--parallel` find it (they are
- * forked after this setup). The same way they find the project transpiled once for the
- * processes tests start (see compiled-scripts.ts).
+ * forked after this setup). The commands that tests start as
+ * processes are transpiled first, once (scripts/run.mjs).
  */
 export async function mochaGlobalSetup(): Promise<void> {
-  compiled = await compileForTests();
-  process.env[TEST_BUILD_ENV] = compiled;
+  buildCommands();
   server = await startDatabaseServer({
     uri: process.env.MONGODB_URI,
     mode: 'throwaway',
@@ -36,7 +34,6 @@ export async function mochaGlobalSetup(): Promise<void> {
  */
 export async function mochaGlobalTeardown(): Promise<void> {
   await server?.stop();
-  if (compiled) await removeCompiled(compiled);
   const watchdog = setTimeout(() => {
     const left = process.getActiveResourcesInfo().filter((type) => !['PipeWrap', 'TTYWrap', 'FSReqCallback'].includes(type));
     console.error(`\nFAIL: tests left resources running ${EXIT_GRACE_MS} ms after the suite ended: ${left.join(', ') || process.getActiveResourcesInfo().join(', ')}`);

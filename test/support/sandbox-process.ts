@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
+import { commandArgs, PROJECT_ROOT } from './command-line.js';
 import { WaitAborted, waitFor } from './wait-for.js';
 
 export interface SandboxProcess {
@@ -13,7 +13,7 @@ export interface SandboxProcess {
 
 /** Runs `npm run sandbox` as its own process, so that it outlives killed workers. */
 export async function spawnSandbox(env: Record<string, string>, args: string[]): Promise<SandboxProcess> {
-  const child = spawn(process.execPath, [...nodeArgsFor('scripts/sandbox.ts'), '--port', '0', ...args], {
+  const child = spawn(process.execPath, [...commandArgs('sandbox'), '--port', '0', ...args], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nodeArgsFor, PROJECT_ROOT } from './compiled-scripts.js';
+import { commandArgs, PROJECT_ROOT } from './command-line.js';
 import { WaitAborted, waitFor } from './wait-for.js';
 
 export { PROJECT_ROOT };
@@ -16,7 +16,7 @@ export interface WorkerProcess {
 
 /** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment (no daily runs unless it names a DAILY_RUNS_FILE). */
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [...nodeArgsFor('scripts/start.ts'), ...args], {
+  const child = spawn(process.execPath, [...commandArgs('start'), ...args], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
