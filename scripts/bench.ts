@@ -16,7 +16,8 @@ their own, as in production; their CPU and peak memory come from /proc.
                       (no rate limit, status webhooks on) and SEND_RATE_MPS=10000, with the raw
                       insert rate of as many delivery documents on the same server as baseline.
                       --subscribers / BENCH_SUBSCRIBERS (default 2000), --workers / BENCH_WORKERS
-                      (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate);
+                      (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate),
+                      BENCH_WORKER_NODE_OPTIONS (node flags for the workers: a heap cap);
                       --cpu-prof DIR: a V8 CPU profile of each worker and of the sandbox (as
                       node's --cpu-prof, written when they stop) in DIR/fan-out-<N>x<W>-<time>/,
                       with run.json naming the pids and the fan-out's time window in the

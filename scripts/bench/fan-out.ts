@@ -102,7 +102,11 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
     await seedSubscribers(db, { count: subscribers });
     if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
     const profiling: Record<string, string> = cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import=${CPU_PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: cpuProfDir };
-    fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000', ...profiling } });
+    // BENCH_WORKER_NODE_OPTIONS: node flags for the workers alone, e.g. a heap cap (--max-old-space-size=N).
+    const workerNodeOptions = [profiling.NODE_OPTIONS, process.env.BENCH_WORKER_NODE_OPTIONS].filter((o) => o).join(' ');
+    fleet = await BroadcastFleet.start({
+      uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000', ...profiling }, workerEnv: workerNodeOptions ? { NODE_OPTIONS: workerNodeOptions } : {},
+    });
     await fleet.listening();
     const id = await fleet.publish({ date: '2026-11-20T09:00:00Z', cases: subscribers, new_cases: workers });
     const pids = fleet.workerPids();

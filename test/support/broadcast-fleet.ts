@@ -18,6 +18,8 @@ export interface FleetOptions {
   startWorkers?: boolean;
   /** Added to every worker's (and the publish command's) environment. */
   env?: Record<string, string>;
+  /** Added to the workers' environment only (after `env`). */
+  workerEnv?: Record<string, string>;
   /** Added to `npm run sandbox` (default: no rate limits). */
   sandboxArgs?: string[];
   /** Status webhooks from the sandbox to the workers (default on). */
@@ -46,6 +48,7 @@ export class BroadcastFleet {
 
   private constructor(
     readonly env: Record<string, string>,
+    private readonly workerEnv: Record<string, string>,
     readonly ports: readonly number[],
     readonly sandbox: SandboxProcess,
     private readonly balancer: WebhookBalancer | undefined,
@@ -67,7 +70,7 @@ export class BroadcastFleet {
       await balancer?.stop();
       throw err;
     }
-    const fleet = new BroadcastFleet({ ...base, WHATSAPP_API_BASE: sandbox.url }, ports, sandbox, balancer);
+    const fleet = new BroadcastFleet({ ...base, WHATSAPP_API_BASE: sandbox.url }, options.workerEnv ?? {}, ports, sandbox, balancer);
     if (options.startWorkers ?? true) for (let i = 0; i < options.workers; i += 1) fleet.spawn(i);
     return fleet;
   }
@@ -75,7 +78,7 @@ export class BroadcastFleet {
   /** Starts the worker of slot `index` (after a kill: again, on the same port). */
   spawn(index: number): WorkerProcess {
     if (this.#closed) throw new Error('the fleet is closed');
-    const worker = spawnWorker({ ...this.env, PORT: String(this.ports[index]) });
+    const worker = spawnWorker({ ...this.env, ...this.workerEnv, PORT: String(this.ports[index]) });
     this.slots[index] = worker;
     return worker;
   }
