@@ -11,8 +11,8 @@ const EXIT_GRACE_MS = 5000;
  * One throwaway database server for the whole run (or MONGODB_URI when set), started once in
  * mocha's main process; each test file makes its own database on it. The server's address goes
  * into the environment, which is how the worker processes of `--parallel` find it (they are
- * forked after this setup). The commands that tests start as
- * processes are transpiled first, once (scripts/run.mjs).
+ * forked after this setup). The commands that tests start as processes are transpiled first,
+ * once (scripts/run.mjs).
  */
 export async function mochaGlobalSetup(): Promise<void> {
   buildCommands();
