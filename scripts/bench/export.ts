@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { ensureIndexes } from '../../src/store/database.js';
 import { INDEX_DECLARATIONS } from '../../src/store/index-declarations.js';
 import { startDatabaseServer } from '../../src/store/server/local-server.js';
+import { commandArgs } from '../../test/support/command-line.js';
 import { peakRssMb } from '../../test/support/process-stats.js';
 import { phoneFor, seedSubscribers } from '../../test/support/seed.js';
 import { integersFromEnv, round, type Benchmark, type BenchRow } from './benchmark.js';
@@ -17,7 +17,7 @@ const IMPORT_ROWS = 100_000;
 /** Runs `npm run <script>` as its own process, as an operator does; its time and peak RSS (read from /proc while it runs). */
 async function timed(script: string, args: string[], env: Record<string, string>): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../run.mjs', import.meta.url)), script.replace(/\.ts$/, ''), ...args], {
+  const child = spawn(process.execPath, [...commandArgs(script), ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { buildServices, loadContentConfig } from '../../src/app/services.js';
 import { systemClock } from '../../src/app/system-clock.js';
@@ -12,6 +11,7 @@ import { INDEX_DECLARATIONS } from '../../src/store/index-declarations.js';
 import { SendPacer } from '../../src/store/send-pacer.js';
 import { startDatabaseServer } from '../../src/store/server/local-server.js';
 import { cloudApiClientFromConfig } from '../../src/whatsapp/cloud-api-client.js';
+import { commandArgs } from '../../test/support/command-line.js';
 import { cpuMs } from '../../test/support/process-stats.js';
 import { seedSubscribers } from '../../test/support/seed.js';
 import { captureLogger, testConfig } from '../../test/support/test-config.js';
@@ -22,8 +22,7 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /** `npm run sandbox` in its own process, limits off; messages outside a window are accepted and failed later by status. */
 async function startSandboxProcess(): Promise<{ child: ChildProcess; url: string }> {
-  const launcher = fileURLToPath(new URL('../run.mjs', import.meta.url));
-  const child = spawn(process.execPath, [launcher, 'sandbox', '--port', '0', '--mps', '0', '--pair-rate', 'off', '--outside-window', 'failed-status'], {
+  const child = spawn(process.execPath, [...commandArgs('sandbox'), '--port', '0', '--mps', '0', '--pair-rate', 'off', '--outside-window', 'failed-status'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WHATSAPP_API_BASE: '', LOG_LEVEL: 'warn' },
   });

@@ -3,18 +3,17 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { SANDBOX_CREDENTIALS } from '../../config/index.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
+import { commandArgs } from '../../test/support/command-line.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 
 /** Starts `npm run sandbox` in its own process (limits off) and resolves with its URL. */
 async function startSandboxProcess(extra: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const launcher = fileURLToPath(new URL('../run.mjs', import.meta.url));
-  const child = spawn(process.execPath, [launcher, 'sandbox', '--port', '0', '--mps', '0', '--pair-rate', 'off', ...extra], {
+  const child = spawn(process.execPath, [...commandArgs('sandbox'), '--port', '0', '--mps', '0', '--pair-rate', 'off', ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WHATSAPP_API_BASE: '', LOG_LEVEL: 'warn' },
   });

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Node's arguments to run command `name` (scripts/<name>.ts) as `npm run <name>` does. */
+/** Node's arguments to run command `name` (`start` or `start.ts`: scripts/start.ts) as `npm run start` does, from any folder. */
 export function commandArgs(name: string): string[] {
-  return ['scripts/run.mjs', name];
+  return [join(PROJECT_ROOT, 'scripts/run.mjs'), name.replace(/\.ts$/, '')];
 }
 
 /**

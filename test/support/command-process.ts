@@ -15,7 +15,7 @@ export interface CommandProcess {
  * tests that must signal it (Ctrl-C) or read its output while it runs.
  */
 export function spawnCommand(script: string, env: Record<string, string | undefined>, args: string[]): CommandProcess {
-  const child = spawn(process.execPath, [...commandArgs(script.replace(/\.ts$/, '')), ...args], {
+  const child = spawn(process.execPath, [...commandArgs(script), ...args], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
