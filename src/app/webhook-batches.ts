@@ -24,10 +24,11 @@ function eventsIn(batch: ScreenedBatch): number {
 /**
  * A webhook POST is answered once its bytes are stored (one insert, shared by the POSTs received
  * at the same moment); its events are stored and handled right after, in the background, several
- * POSTs in one pass. A batch stays stored until
- * its events are, so a worker killed in between loses nothing: once the batch's lease runs out,
- * the sweep (any worker's) stores its events. Storing is idempotent, so a batch taken twice
- * stores nothing twice.
+ * POSTs in one pass. A batch stays stored until its events are, so a worker killed in between
+ * loses nothing: once the batch's lease runs out, the sweep (any worker's) stores its events.
+ * Storing is idempotent, so a batch taken twice stores nothing twice. A POST of statuses only
+ * (most of them during a fan-out) is stored as its status events at once instead, in one insert
+ * shared the same way, and needs no copy of its bytes.
  */
 export class WebhookBatches {
   readonly #queue: Queued[] = [];
@@ -45,9 +46,17 @@ export class WebhookBatches {
     this.#drain = new BackgroundDrain((signal) => this.#storeQueued(signal), logger, 'storing webhook events');
   }
 
-  /** The one durable write before the answer; returns what the answer tells about the batch. */
+  /**
+   * The one durable write before the answer; returns what the answer tells about the batch. A
+   * batch of statuses only is stored as its events at once (one write as well, and nothing to
+   * remove afterwards); any other is stored as received, its events right after.
+   */
   async receive(raw: Buffer, parsed: ParsedWebhook): Promise<ScreenedBatch> {
     const batch = this.ingest.screen(parsed);
+    if (this.ingest.statusesOnly(batch)) {
+      await this.ingest.storeStatuses(batch);
+      return batch;
+    }
     const id = await this.batches.add(raw, this.clock.now(), this.settings.leaseMs);
     this.#queue.push({ id, batch });
     this.#drain.kick();

@@ -94,6 +94,26 @@ export class WebhookIngest {
     };
   }
 
+  /**
+   * Whether a batch holds nothing but statuses (or nothing at all): `storeStatuses` stores it in
+   * one write, so the webhook needs no raw copy of it first. Most POSTs of a fan-out are such.
+   */
+  statusesOnly(batch: ScreenedBatch): boolean {
+    return batch.messages.length === 0 && batch.preferences.length === 0 && batch.identityChanges.length === 0 && batch.rejected.length === 0;
+  }
+
+  /**
+   * Stores a batch of statuses only (`statusesOnly`), in one write shared with the batches
+   * stored at the same moment, and hands the new ones over to be applied. Returns how many were
+   * new. Once it returns the statuses are stored; applying them follows (or, after a crash, the
+   * status sweep does).
+   */
+  async storeStatuses(batch: ScreenedBatch): Promise<number> {
+    const stored = await this.events.addStatuses(batch.statuses, this.clock.now());
+    if (stored.length > 0) this.onStatuses(stored);
+    return stored.length;
+  }
+
   async store(batches: readonly ScreenedBatch[]): Promise<StoreSummary> {
     const now = this.clock.now();
     for (const batch of batches) {

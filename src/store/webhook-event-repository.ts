@@ -2,6 +2,7 @@ import type { Collection, Db, Filter } from 'mongodb';
 import type { InboundMessageEvent, RejectedPart, StatusEvent, UserPreferenceEvent } from '../whatsapp/webhook-parser.js';
 import { insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
+import { TickBatcher } from './tick-batcher.js';
 import { anyOf } from './regex.js';
 
 export type InboundState = 'new' | 'processing' | 'done';
@@ -38,6 +39,11 @@ export interface StoredStatus {
   key: string;
   event: StatusEvent;
   receivedAt: Date;
+}
+
+/** The `_id` of a stored status: the same status of one message twice is one event. */
+function statusKey(event: StatusEvent): string {
+  return `${event.id}:${event.status}`;
 }
 
 /** A status webhook as stored, waiting to be applied to its delivery record. */
@@ -141,6 +147,26 @@ export class WebhookEventRepository {
   readonly #rejected: Collection<RejectedDoc>;
   readonly #claims: Collection<{ _id: string; at: Date }>;
   readonly #pseudonyms: Pseudonyms;
+  /**
+   * The status POSTs of a fan-out arrive many at once: those stored in the same turn of the
+   * event loop share one insert (see `addStatuses`).
+   */
+  readonly #statusAdds = new TickBatcher<{ events: readonly StatusEvent[]; now: Date }, StoredStatus[]>(async (calls) => {
+    const docs = new Map<string, StatusDoc>();
+    for (const { events, now } of calls) {
+      for (const event of events) {
+        const id = statusKey(event);
+        if (!docs.has(id)) docs.set(id, { _id: id, event, receivedAt: now, applied: false });
+      }
+    }
+    const fresh = await insertNew(this.#statuses, [...docs.values()]);
+    return calls.map(({ events }) => events.flatMap((event) => {
+      const key = statusKey(event);
+      const doc = docs.get(key) as StatusDoc;
+      if (doc.event !== event || !fresh.delete(key)) return []; // seen before, or in this write already
+      return [{ key, event, receivedAt: doc.receivedAt }];
+    }));
+  });
 
   constructor(db: Db) {
     this.#pseudonyms = new Pseudonyms(db);
@@ -176,11 +202,15 @@ export class WebhookEventRepository {
     return (await insertNew(this.#rejected, [...new Map(docs.map((d) => [d._id, d])).values()])).size;
   }
 
-  /** Stores status events (deduplicated by wamid and status); returns the ones not seen before. */
-  async addStatuses(events: readonly StatusEvent[], now: Date): Promise<StoredStatus[]> {
-    const unique = new Map(events.map((e) => [`${e.id}:${e.status}`, e]));
-    const fresh = await insertNew(this.#statuses, [...unique].map(([id, event]) => ({ _id: id, event, receivedAt: now, applied: false })));
-    return [...unique].filter(([key]) => fresh.has(key)).map(([key, event]) => ({ key, event, receivedAt: now }));
+  /**
+   * Stores status events (deduplicated by wamid and status); returns the ones not seen before.
+   * Calls made in the same turn of the event loop (the status POSTs of a fan-out arrive many at
+   * once) share one insert; each call returns once that insert is acknowledged, and a status
+   * that two of them carry counts as new for the first only.
+   */
+  addStatuses(events: readonly StatusEvent[], now: Date): Promise<StoredStatus[]> {
+    if (events.length === 0) return Promise.resolve([]);
+    return this.#statusAdds.call({ events, now });
   }
 
   /** Stores marketing preference events; returns the keys (`preferenceEventId`, in clear) of those not seen before. */

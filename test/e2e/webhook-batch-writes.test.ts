@@ -14,7 +14,7 @@ import { WORKER_JOBS } from '../../jobs/index.js';
 
 /**
  * Status webhooks arrive many at a time during a fan-out, and the POSTs received together share
- * one write of their bodies. Each is still answered 200 only once its body is stored, a write
+ * one write (of their statuses, or of their bodies when they hold more than statuses). Each is still answered 200 only once its body is stored, a write
  * that fails is answered 503 for every POST in it (Meta sends them again), and every event is
  * stored once however often it comes.
  */
@@ -73,6 +73,16 @@ describe('webhook: POSTs arriving together, over HTTP', function () {
     expect((await postAll(bodies)).map((a) => a.status)).to.deep.equal(bodies.map(() => 200));
     expect(await stored(wamids)).to.equal(24);
     expect(await live().deps.db.collection(WEBHOOK_BATCHES).countDocuments()).to.equal(0);
+  });
+
+  it('a POST of statuses only is answered once its statuses themselves are stored, without a copy of its body', async () => {
+    const wamids = Array.from({ length: 8 }, (_, i) => `wamid.DIRECT.${i}`);
+    const answers = await postAll(wamids.map(statusBody));
+    expect(answers.map((a) => a.status)).to.deep.equal(wamids.map(() => 200));
+    // Read at once, without waiting for the background storing: the answer came after the write.
+    const db = live().deps.db;
+    expect(await db.collection(STATUS_EVENTS).countDocuments({ 'event.id': { $in: wamids } })).to.equal(8);
+    expect(await db.collection(WEBHOOK_BATCHES).countDocuments()).to.equal(0);
   });
 
   it('when the write fails, every POST in it is answered 503 and nothing is stored; sent again, each is stored once', async () => {

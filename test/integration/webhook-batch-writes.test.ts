@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { WebhookBatchRepository, WEBHOOK_BATCHES } from '../../src/store/webhook-batch-repository.js';
+import { STATUS_EVENTS, WebhookEventRepository } from '../../src/store/webhook-event-repository.js';
+import type { StatusEvent } from '../../src/whatsapp/webhook-parser.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { useTestDatabase } from '../support/test-server.js';
 
@@ -9,7 +11,7 @@ import { useTestDatabase } from '../support/test-server.js';
  * together share that write: one insert for all of them, each POST answered once the write
  * holding its own document is acknowledged, and every POST of a failed write told so.
  */
-describe('webhook batches: POSTs received together are written together', function () {
+describe('webhook batches and status events: POSTs received together are written together', function () {
   this.timeout(60_000);
   const database = useTestDatabase(import.meta.url);
   const now = new Date('2026-11-23T12:00:00Z');
@@ -39,6 +41,35 @@ describe('webhook batches: POSTs received together are written together', functi
       const [sameTurn, late] = await Promise.all([batches.add(Buffer.from('{"post":6}'), now, 60_000), new Promise<string>((resolve, reject) => setImmediate(() => batches.add(Buffer.from('{"post":7}'), now, 60_000).then(resolve, reject)))]);
       expect(inserts).to.have.length(3);
       await batches.remove([...ids, sameTurn, late]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('statuses stored at the same moment go in one insert; a status two POSTs carry is new for the first only', async () => {
+    const client = new MongoClient(database.uri, { monitorCommands: true });
+    const inserts: CommandStartedEvent[] = [];
+    client.on('commandStarted', (event) => {
+      if (event.commandName === 'insert') inserts.push(event);
+    });
+    try {
+      const events = new WebhookEventRepository((await client.connect()).db(database.name));
+      const status = (id: string, value: StatusEvent['status']): StatusEvent => ({ type: 'status', id, status: value, timestamp: now });
+      const posts = [
+        [status('wamid.SHARED.1', 'sent')],
+        [status('wamid.SHARED.1', 'delivered'), status('wamid.SHARED.2', 'sent')],
+        [status('wamid.SHARED.1', 'delivered')], // Meta's retry of the one before, arriving with it
+        [],
+      ];
+      const stored = await Promise.all(posts.map((post) => events.addStatuses(post, now)));
+      expect(inserts, 'one insert for the POSTs').to.have.length(1);
+      expect(stored.map((post) => post.map((s) => s.key))).to.deep.equal([['wamid.SHARED.1:sent'], ['wamid.SHARED.1:delivered', 'wamid.SHARED.2:sent'], [], []]);
+      expect(await database.db.collection(STATUS_EVENTS).countDocuments({ 'event.id': /^wamid\.SHARED\./ })).to.equal(3);
+
+      // Sent again later: stored already, so nothing is new and nothing is applied twice.
+      expect(await events.addStatuses([status('wamid.SHARED.2', 'sent'), status('wamid.SHARED.2', 'read')], now)).to.deep.equal([
+        { key: 'wamid.SHARED.2:read', event: status('wamid.SHARED.2', 'read'), receivedAt: now },
+      ]);
     } finally {
       await client.close();
     }
