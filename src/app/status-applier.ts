@@ -78,10 +78,17 @@ export class StatusApplier {
     return applied;
   }
 
+  /**
+   * Applies what was queued when the pass began, in batches. What comes in during the pass waits
+   * for the gathering time of its own kick, so that a steady stream of statuses takes one pass
+   * (two writes) per GATHER_MS, not one per write's round trip.
+   */
   async #drainQueue(signal: AbortSignal): Promise<number> {
     let total = 0;
-    while (this.#queue.length > 0 && !signal.aborted) {
-      const batch = this.#queue.splice(0, APPLY_BATCH);
+    let left = this.#queue.length;
+    while (left > 0 && this.#queue.length > 0 && !signal.aborted) {
+      const batch = this.#queue.splice(0, Math.min(left, APPLY_BATCH));
+      left -= batch.length;
       total += (await this.#applyBatch(batch, signal)).applied;
     }
     return total;

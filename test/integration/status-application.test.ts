@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
-import { DeliveryRepository } from '../../src/store/delivery-repository.js';
+import { StatusApplier } from '../../src/app/status-applier.js';
+import { ManualClock } from '../../src/domain/clock.js';
+import { BroadcastRepository } from '../../src/store/broadcast-repository.js';
+import { DeliveryRepository, type StatusUpdate } from '../../src/store/delivery-repository.js';
+import { WebhookEventRepository } from '../../src/store/webhook-event-repository.js';
+import { captureLogger } from '../support/test-config.js';
 import { useTestDatabase } from '../support/test-server.js';
 
 /**
@@ -78,5 +83,40 @@ describe('applying status webhooks to deliveries', function () {
     expect(outcomes[1]).to.deep.equal({ found: true });
     expect(await deliveries.get(a as string)).to.deep.include({ state: 'failed', errorCode: '131047' });
     expect(await deliveries.requeueForTemplate(a as string, T)).to.equal(true);
+  });
+
+  it('statuses that come in while a pass is being written wait for the next gathering, not one write each', async () => {
+    const ids = await sent('b4', ['+4915100000031', '+4915100000032', '+4915100000033', '+4915100000034']);
+    const db = client.db(database.name);
+    const events = new WebhookEventRepository(db);
+    // Each pass's write waits for the test's go, so that statuses arrive while it is under way.
+    const passes: { size: number; startedAt: number; endedAt?: number }[] = [];
+    let release: () => void = () => {};
+    const gated = Object.create(deliveries) as DeliveryRepository;
+    gated.applyStatuses = async (items: readonly StatusUpdate[], now: Date) => {
+      const pass: (typeof passes)[number] = { size: items.length, startedAt: performance.now() };
+      passes.push(pass);
+      if (passes.length === 1) await new Promise<void>((resolve) => { release = resolve; });
+      const outcome = await deliveries.applyStatuses(items, now);
+      pass.endedAt = performance.now();
+      return outcome;
+    };
+    const applier = new StatusApplier({ events, deliveries: gated, broadcasts: new BroadcastRepository(db), queue: { scheduleBatch: async () => undefined }, clock: new ManualClock(T), logger: captureLogger('error').logger });
+    const stored = await Promise.all(ids.map((id, index) => events.addStatuses([{ type: 'status', id: `wamid.+491510000003${index + 1}`, status: 'delivered', timestamp: T, callbackData: id }], T)));
+    const arrive = (index: number) => applier.accept(stored[index] ?? []);
+    arrive(0);
+    while (passes.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    arrive(1);
+    arrive(2);
+    release();
+    while (passes[0]?.endedAt === undefined) await new Promise((resolve) => setImmediate(resolve));
+    arrive(3); // right after the first write, before its pass is over
+    await applier.idle();
+
+    expect(passes.map((p) => p.size)).to.deep.equal([1, 3]);
+    // The second pass waited its gathering time (50 ms) after the first, and took the status that came meanwhile.
+    expect((passes[1]?.startedAt ?? 0) - (passes[0]?.endedAt ?? 0)).to.be.at.least(40);
+    for (const id of ids) expect((await deliveries.get(id))?.state).to.equal('delivered');
+    expect(await events.unappliedStatuses(10)).to.deep.equal([]);
   });
 });
