@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Collection, Db, Filter } from 'mongodb';
-import { bulkWrite, findByIds, insertUnique, isDuplicateKey, type IndexDeclaration } from './database.js';
+import type { AnyBulkWriteOperation, Collection, Db, Filter, MongoBulkWriteError } from 'mongodb';
+import { bulkWrite, duplicateKeyIndexes, findByIds, isDuplicateKey, type IndexDeclaration } from './database.js';
 import { Pseudonyms, type Pseudonymizer } from './pseudonyms.js';
 import { anyOf } from './regex.js';
 import { TickBatcher } from './tick-batcher.js';
@@ -138,17 +138,39 @@ function toDelivery({ _id, rank, updatedAt: _u, ...rest }: DeliveryDoc): Deliver
 }
 
 
+/** A first claim (the delivery record) or a sent mark, written together with others (`#writes`). */
+type DeliveryWrite = { claim: DeliveryDoc } | { id: string; wamid: string; now: Date };
+
 export class DeliveryRepository {
   readonly #deliveries: Collection<DeliveryDoc>;
   readonly #attempts: Collection<{ _id: string; at: Date }>;
   readonly #pseudonyms: Pseudonyms;
   readonly #erased: Collection<ErasedGroupDoc>;
-  /** First claims made at the same moment (the lanes of a fan-out) go in one insert. */
-  readonly #firstClaims = new TickBatcher<DeliveryDoc, boolean>((docs) => this.#insertClaims(docs));
-  /** Sent marks made at the same moment go in one bulk write. */
-  readonly #sentMarks = new TickBatcher<{ id: string; wamid: string; now: Date }, void>(async (marks) => {
-    await bulkWrite(this.#deliveries, marks.map(({ id, wamid, now }) => ({ updateOne: { filter: { _id: id }, update: { $max: { rank: RANK.sent }, $set: { wamid, updatedAt: now } } } })));
-    return marks.map(() => undefined);
+  /**
+   * First claims and sent marks made at the same moment (the lanes of a fan-out: some taking
+   * their slot, some getting their answer) go in one command: an unordered bulk write of
+   * updates, a claim being an upsert that only inserts. A claim is won when its upsert inserted
+   * the record; one that found the record there (or lost the insert to another worker at that
+   * instant: a duplicate key) belongs to another worker. Any other failure fails every write of
+   * the batch, as it would have failed each on its own.
+   */
+  readonly #writes = new TickBatcher<DeliveryWrite, boolean>(async (writes) => {
+    const ops: AnyBulkWriteOperation<DeliveryDoc>[] = writes.map((write) => {
+      if ('claim' in write) {
+        const { _id, ...record } = write.claim;
+        return { updateOne: { filter: { _id }, update: { $setOnInsert: record }, upsert: true } };
+      }
+      return { updateOne: { filter: { _id: write.id }, update: { $max: { rank: RANK.sent }, $set: { wamid: write.wamid, updatedAt: write.now } } } };
+    });
+    let inserted: Record<number, unknown>;
+    try {
+      inserted = (await this.#deliveries.bulkWrite(ops, { ordered: false })).upsertedIds;
+    } catch (err) {
+      const lost = duplicateKeyIndexes(err);
+      if (!lost || [...lost].some((index) => !('claim' in (writes[index] as DeliveryWrite)))) throw err;
+      inserted = (err as MongoBulkWriteError).result.upsertedIds;
+    }
+    return writes.map((write, index) => !('claim' in write) || index in inserted);
   });
 
   constructor(db: Db) {
@@ -189,7 +211,7 @@ export class DeliveryRepository {
   async claim(broadcastId: string, contactKey: string, kind: 'session' | 'template', estimatedCost: number, now: Date, previousAttempts: number | undefined): Promise<boolean> {
     const id = await this.idOf(broadcastId, contactKey);
     if (previousAttempts === undefined) {
-      return this.#firstClaims.call({ _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now });
+      return this.#writes.call({ claim: { _id: id, broadcastId, contactKey, state: 'sending', kind, attempts: 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now } });
     }
     try {
       await this.#attempts.insertOne({ _id: `${id}#${previousAttempts + 1}`, at: now });
@@ -199,11 +221,6 @@ export class DeliveryRepository {
     }
     await this.#deliveries.updateOne({ _id: id }, { $set: { state: 'sending', kind, attempts: previousAttempts + 1, claimedAt: now, estimatedCost, rank: 0, updatedAt: now }, $unset: { nextAttemptAt: '' } });
     return true;
-  }
-
-  /** Inserts first claims; a duplicate `_id` means another worker has that delivery. */
-  async #insertClaims(docs: DeliveryDoc[]): Promise<boolean[]> {
-    return insertUnique(this.#deliveries, docs);
   }
 
   /**
@@ -240,7 +257,7 @@ export class DeliveryRepository {
 
   /** The request succeeded. A status webhook may have been faster: `$max` keeps its higher rank. */
   async markSent(id: string, wamid: string, now: Date): Promise<void> {
-    await this.#sentMarks.call({ id, wamid, now });
+    await this.#writes.call({ id, wamid, now });
   }
 
   /** Known not sent: try again at `at`. */

@@ -102,7 +102,7 @@ describe('applying status webhooks to deliveries', function () {
       return outcome;
     };
     const applier = new StatusApplier({ events, deliveries: gated, broadcasts: new BroadcastRepository(db), queue: { scheduleBatch: async () => undefined }, clock: new ManualClock(T), logger: captureLogger('error').logger });
-    const stored = await Promise.all(ids.map((id, index) => events.addStatuses([{ type: 'status', id: `wamid.+491510000003${index + 1}`, status: 'delivered', timestamp: T, callbackData: id }], T)));
+    const stored = await Promise.all(ids.map((id, index) => events.addStatuses([{ type: 'status', wabaId: 'waba', phoneNumberId: 'phone-number', id: `wamid.+491510000003${index + 1}`, status: 'delivered', timestamp: T, callbackData: id }], T)));
     const arrive = (index: number) => applier.accept(stored[index] ?? []);
     arrive(0);
     while (passes.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -54,7 +54,7 @@ describe('webhook batches and status events: POSTs received together are written
     });
     try {
       const events = new WebhookEventRepository((await client.connect()).db(database.name));
-      const status = (id: string, value: StatusEvent['status']): StatusEvent => ({ type: 'status', id, status: value, timestamp: now });
+      const status = (id: string, value: StatusEvent['status']): StatusEvent => ({ type: 'status', wabaId: 'waba', phoneNumberId: 'phone-number', id, status: value, timestamp: now });
       const posts = [
         [status('wamid.SHARED.1', 'sent')],
         [status('wamid.SHARED.1', 'delivered'), status('wamid.SHARED.2', 'sent')],
