@@ -7,13 +7,18 @@
 export class TickBatcher<In, Out> {
   #pending: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];
 
-  /** `run` gets the inputs in call order and returns one output per input, in the same order. */
-  constructor(private readonly run: (inputs: In[]) => Promise<Out[]>) {}
+  /**
+   * `run` gets the inputs in call order and returns one output per input, in the same order.
+   * With `gatherMs`, a batch also takes the calls made within that many ms of its first one.
+   */
+  constructor(private readonly run: (inputs: In[]) => Promise<Out[]>, private readonly gatherMs = 0) {}
 
   call(input: In): Promise<Out> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ input, resolve, reject });
-      if (this.#pending.length === 1) setImmediate(() => void this.#flush());
+      if (this.#pending.length !== 1) return;
+      if (this.gatherMs > 0) setTimeout(() => void this.#flush(), this.gatherMs);
+      else setImmediate(() => void this.#flush());
     });
   }
 

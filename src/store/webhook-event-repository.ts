@@ -81,6 +81,12 @@ export const INBOUND = 'inbound_messages';
 /** One document per handling attempt of an inbound message: its unique `_id` is the claim. */
 export const INBOUND_CLAIMS = 'inbound_claims';
 export const STATUS_EVENTS = 'status_events';
+/**
+ * Status POSTs arriving within this long of each other share one insert. It adds at most this
+ * to a POST's answer, and during a fan-out (one POST per status, a thousand a second) it puts
+ * several more POSTs in each insert than those arriving in the same turn of the event loop.
+ */
+const STATUS_GATHER_MS = 3;
 export const PREFERENCE_EVENTS = 'preference_events';
 export const REJECTED_EVENTS = 'rejected_webhook_events';
 
@@ -166,7 +172,7 @@ export class WebhookEventRepository {
       if (doc.event !== event || !fresh.delete(key)) return []; // seen before, or in this write already
       return [{ key, event, receivedAt: doc.receivedAt }];
     }));
-  });
+  }, STATUS_GATHER_MS);
 
   constructor(db: Db) {
     this.#pseudonyms = new Pseudonyms(db);

@@ -42,4 +42,17 @@ describe('TickBatcher: calls of one event-loop turn as one batch', () => {
     fail = false;
     expect(await batcher.call('c')).to.equal('c');
   });
+
+  it('with a gathering time, a batch also takes the calls made within it after the first', async () => {
+    const runs: number[][] = [];
+    const batcher = new TickBatcher<number, number>(async (inputs) => {
+      runs.push(inputs);
+      return inputs;
+    }, 20);
+    const first = batcher.call(1);
+    await new Promise((resolve) => setImmediate(resolve)); // a later turn of the event loop
+    const second = batcher.call(2);
+    expect(await Promise.all([first, second])).to.deep.equal([1, 2]);
+    expect(runs).to.deep.equal([[1, 2]]);
+  });
 });
