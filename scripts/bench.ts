@@ -14,7 +14,8 @@ their own, as in production; their CPU and peak memory come from /proc.
 
   fan-out             a broadcast to N subscribers through W worker processes, a sandbox process
                       (no rate limit, status webhooks on) and SEND_RATE_MPS=10000, with the raw
-                      insert rate of as many delivery documents on the same server as baseline.
+                      insert rate of as many delivery documents on the same server as baseline;
+                      CPU per message of the workers, the sandbox and the database server.
                       --subscribers / BENCH_SUBSCRIBERS (default 2000), --workers / BENCH_WORKERS
                       (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate),
                       BENCH_WORKER_NODE_OPTIONS (node flags for the workers: a heap cap);

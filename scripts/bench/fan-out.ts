@@ -25,6 +25,8 @@ export interface FanOutRun {
   cpuMsPerMsg: number;
   /** The sandbox process's CPU per message (it also sends the status webhooks). */
   sandboxCpuMsPerMsg: number;
+  /** The database server's CPU in the same time, when the bench started it (null on MONGODB_URI). */
+  serverCpuMsPerMsg: number | null;
   /** Peaks from the moment the broadcast is published (where /proc allows resetting them). */
   peakRssMb: { workers: (number | null)[]; server: number | null; sandbox: number | null };
   rawInsertPerSec: number;
@@ -115,6 +117,7 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
     for (const pid of [...pids, sandboxPid, ...(dbPid ? [dbPid] : [])]) resetPeakRss(pid);
     const cpuBefore = pids.map((pid) => cpuMs(pid) ?? 0);
     const sandboxCpuBefore = cpuMs(sandboxPid) ?? 0;
+    const serverCpuBefore = dbPid ? cpuMs(dbPid) : undefined;
     const windowStartUs = profileClockUs();
     const t0 = performance.now();
     const broadcasts = new BroadcastRepository(db);
@@ -136,6 +139,8 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
     const windowEndUs = profileClockUs();
     const workerCpu = pids.reduce((sum, pid, i) => sum + ((cpuMs(pid) ?? 0) - (cpuBefore[i] ?? 0)), 0);
     const sandboxCpu = (cpuMs(sandboxPid) ?? 0) - sandboxCpuBefore;
+    const serverCpuAfter = dbPid ? cpuMs(dbPid) : undefined;
+    const serverCpu = serverCpuBefore === undefined || serverCpuAfter === undefined ? undefined : serverCpuAfter - serverCpuBefore;
     const peaks = { workers: pids.map((pid) => peakRssMb(pid) ?? null), server: dbPid ? (peakRssMb(dbPid) ?? null) : null, sandbox: peakRssMb(sandboxPid) ?? null };
     const messages = (await fleet.accepted(id)).length;
     if (cpuProfDir !== undefined) {
@@ -149,6 +154,7 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
       subscribers, workers, server: serverName(server), node: process.version,
       seconds: round(seconds), complete, messages, msgPerSec: round(msgPerSec),
       cpuMsPerMsg: round(workerCpu / Math.max(1, messages), 2), sandboxCpuMsPerMsg: round(sandboxCpu / Math.max(1, messages), 2),
+      serverCpuMsPerMsg: serverCpu === undefined ? null : round(serverCpu / Math.max(1, messages), 2),
       peakRssMb: peaks, rawInsertPerSec: Math.round(rawInsertPerSec), shareOfRawInsert: round(msgPerSec / rawInsertPerSec, 4),
       ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     };
