@@ -288,7 +288,7 @@ export const VARIABLES = {
     schema: integer(1000, 7 * 24 * 3600000),
     default: '600000',
     expected: 'milliseconds from 1000 to 604800000',
-    description: 'a send whose worker died is marked unknown (not resent automatically) if no status came by then',
+    description: 'a send whose worker died is marked unknown (not resent automatically) if no status came by then (checked every 15 s, or every quarter of this when shorter)',
   },
   APP_TIMEZONE: {
     schema: z.string().refine(isTimeZone, 'unknown time zone'),

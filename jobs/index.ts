@@ -1,4 +1,5 @@
 import type { AppDeps } from '../src/app/deps.js';
+import { sweepIntervalMs } from '../src/domain/delivery-policy.js';
 import { applyStatusesJob } from './apply-statuses.js';
 import { broadcastSweepJob } from './broadcast-sweep.js';
 import { cleanupWebhookEventsJob } from './cleanup-webhook-events.js';
@@ -21,7 +22,7 @@ export const RECURRING: JobSet<AppDeps>['recurring'] = [
   { name: storeWebhookBatchesJob.name, every: '10 seconds' },
   { name: processInboundJob.name, every: '10 seconds' },
   { name: applyStatusesJob.name, every: '10 seconds' },
-  { name: broadcastSweepJob.name, every: '15 seconds' },
+  { name: broadcastSweepJob.name, every: (config) => sweepIntervalMs(config.fanOut.unknownAfterMs) },
   { name: cleanupWebhookEventsJob.name, every: '1 hour' },
   { name: pruneSubscribersJob.name, every: '1 hour' },
   { name: keepWindowsJob.name, every: (config) => config.keeper.intervalMs },

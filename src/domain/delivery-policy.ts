@@ -66,3 +66,16 @@ export function decideDelivery(input: DeliveryPolicyInput): DeliveryDecision {
   const inWindow = closes !== undefined && closes.getTime() > input.now.getTime();
   return { kind: 'template', category: input.template.category, inWindow };
 }
+
+/** The broadcast sweep's longest interval. */
+const SWEEP_EVERY_MS = 15_000;
+
+/**
+ * How often the broadcast sweep runs, which ends sends left in flight (their worker died) as
+ * `unknown` once they are `unknownAfterMs` old: every 15 s, or every quarter of `unknownAfterMs`
+ * when that is shorter, so that such a send ends at most a quarter of that time late; at least
+ * a second apart.
+ */
+export function sweepIntervalMs(unknownAfterMs: number): number {
+  return Math.max(1000, Math.min(SWEEP_EVERY_MS, Math.round(unknownAfterMs / 4)));
+}
