@@ -8,7 +8,7 @@ import { BroadcastFleet, type FleetOptions } from './broadcast-fleet.js';
 import { checkExactlyOnce, type ExactlyOnceReport } from './exactly-once-checks.js';
 import { seedSubscribers } from './seed.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { waitFor } from './wait-for.js';
+import { WaitAborted, waitFor } from './wait-for.js';
 import type { WorkerProcess } from './worker-process.js';
 
 export interface ChaosOptions {
@@ -124,7 +124,7 @@ export class ChaosRun {
     report(`broadcast ${id} published`);
     void fleet.listening().then(() => report('every worker listens'), () => undefined);
 
-    await this.#disrupt(id, events);
+    await this.#disrupt(db, id, events);
     const finished = await this.#waitFinished(db, id);
     const seconds = (performance.now() - started) / 1000;
     report(finished ? `broadcast done, every delivery ended after ${seconds.toFixed(1)} s` : 'broadcast not done in time: checking what there is');
@@ -191,16 +191,29 @@ export class ChaosRun {
   }
 
   /** Carries out the planned events as the accepted messages pass their marks. */
-  async #disrupt(id: string, events: ChaosEvent[]): Promise<void> {
+  async #disrupt(db: Db, id: string, events: ChaosEvent[]): Promise<void> {
     const fleet = this.#fleet as BroadcastFleet;
     const { report, subscribers } = this.#options;
+    const broadcasts = new BroadcastRepository(db);
     let accepted = 0;
     for (const event of events) {
-      await waitFor(`${event.at} of ${subscribers} messages to be accepted (${accepted} so far)`, async () => {
-        if (this.#closing) throw new Error('chaos run closed');
-        accepted = (await fleet.accepted(id)).length;
-        return accepted >= event.at;
-      }, this.#options.finishTimeoutMs, 500);
+      try {
+        await waitFor(`${event.at} of ${subscribers} messages to be accepted (${accepted} so far)`, async () => {
+          if (this.#closing) throw new Error('chaos run closed');
+          accepted = (await fleet.accepted(id)).length;
+          if (accepted >= event.at) return true;
+          // A broadcast that stopped sends nothing more: say so now rather than wait for the timeout.
+          const broadcast = await broadcasts.get(id);
+          if (broadcast && broadcast.status !== 'planning' && broadcast.status !== 'running') {
+            const totals = await new DeliveryRepository(db).totals(id);
+            throw new WaitAborted(`the broadcast is ${broadcast.status}${broadcast.statusReason ? ` (${broadcast.statusReason})` : ''} with ${accepted} of ${subscribers} messages accepted; deliveries: ${JSON.stringify(totals.byState)}`);
+          }
+          return false;
+        }, this.#options.finishTimeoutMs, 500);
+      } catch (err) {
+        // What the workers last complained about is what tells why the broadcast stalled.
+        throw new Error(`${(err as Error).message}; the workers' last warnings:\n${this.#warnings().join('\n')}`, { cause: err });
+      }
       event.happenedAt = accepted;
       event.time = new Date(Date.now()).toISOString();
       if (event.kind === 'kill') {
