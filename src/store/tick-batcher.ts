@@ -1,8 +1,9 @@
 /**
  * Runs the calls made during one turn of the event loop as one batch: each caller gets its
  * own result, and the database sees one command instead of one per caller. Calls made while
- * a batch is being written wait for the next turn, so a batch holds only calls that were
- * ready at the same moment: nobody is held back to fill a batch.
+ * a batch is being written go in the next one, so by default a batch holds only calls that were
+ * ready at the same moment: nobody is held back to fill a batch. A batcher given a gathering
+ * time holds its first call back that long, for the calls that follow it.
  */
 export class TickBatcher<In, Out> {
   #pending: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = [];

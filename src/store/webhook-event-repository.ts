@@ -154,8 +154,8 @@ export class WebhookEventRepository {
   readonly #claims: Collection<{ _id: string; at: Date }>;
   readonly #pseudonyms: Pseudonyms;
   /**
-   * The status POSTs of a fan-out arrive many at once: those stored in the same turn of the
-   * event loop share one insert (see `addStatuses`).
+   * The status POSTs of a fan-out arrive many at once: those stored within STATUS_GATHER_MS of
+   * each other share one insert (see `addStatuses`).
    */
   readonly #statusAdds = new TickBatcher<{ events: readonly StatusEvent[]; now: Date }, StoredStatus[]>(async (calls) => {
     const docs = new Map<string, StatusDoc>();
@@ -210,8 +210,8 @@ export class WebhookEventRepository {
 
   /**
    * Stores status events (deduplicated by wamid and status); returns the ones not seen before.
-   * Calls made in the same turn of the event loop (the status POSTs of a fan-out arrive many at
-   * once) share one insert; each call returns once that insert is acknowledged, and a status
+   * Calls made within STATUS_GATHER_MS of each other (the status POSTs of a fan-out arrive many
+   * at once) share one insert; each call returns once that insert is acknowledged, and a status
    * that two of them carry counts as new for the first only.
    */
   addStatuses(events: readonly StatusEvent[], now: Date): Promise<StoredStatus[]> {
