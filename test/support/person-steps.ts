@@ -20,6 +20,15 @@ export function personSteps(h: WorkerHarness) {
   /** Seconds since the epoch, one minute later on each call (messages of one person in order). */
   const nextTimestamp = () => Math.floor((h.clock.now().getTime() - 120 * MINUTE) / 1000) + 60 * ++minute;
 
+  /**
+   * Waits until what the person just wrote is handled, replies included: its webhook batch is
+   * stored in the background after the answer, and only then is the inbound handling kicked.
+   */
+  const handled = async () => {
+    await h.worker.deps.webhookBatches.idle();
+    await h.worker.deps.inbound.idle();
+  };
+
   return {
     services,
     waId,
@@ -37,14 +46,14 @@ export function personSteps(h: WorkerHarness) {
     async subscribe(phone: string): Promise<void> {
       await h.sandbox.inbound({ from: waId(phone), text: 'Fallzahlen', timestamp: nextTimestamp() });
       await h.sandbox.inbound({ from: waId(phone), button: { id: 'yes:fallzahlen', title: 'Ja' }, timestamp: nextTimestamp() });
-      await h.worker.deps.inbound.idle();
+      await handled();
     },
 
     /** The person writes; returns the message's time once the worker handled it. */
     async write(phone: string, text: string): Promise<Date> {
       const timestamp = nextTimestamp();
       await h.sandbox.inbound({ from: waId(phone), text, timestamp });
-      await h.worker.deps.inbound.idle();
+      await handled();
       return new Date(timestamp * 1000);
     },
 
