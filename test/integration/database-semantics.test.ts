@@ -282,6 +282,44 @@ describe('database semantics the worker relies on', function () {
       expect(await own.listCollections().toArray()).to.deep.equal([]);
     });
 
+    it('indexes created and dropped while other connections update the same collection: every update succeeds and counts', async () => {
+      // Two workers starting at once: one creates its indexes while the other already writes.
+      // mongo-java-server 1.47.0 changed a collection's index list outside the collection's
+      // lock, and an update running meanwhile failed with "Unknown error: null" (a Java
+      // ConcurrentModificationException): one such update in about 10 index builds here. The
+      // project's entry point (LocalMongoServer.java) takes the lock for index changes.
+      const docs = database.db.collection<Loose>('idx_busy');
+      await docs.insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i, v: 0 })));
+      let building = true;
+      const failures: string[] = [];
+      const updaters = Array.from({ length: 12 }, async (_, u) => {
+        let done = 0;
+        for (let i = u; building; i += 12) {
+          try {
+            await worker(1 + (u % 4), 'idx_busy').updateOne({ _id: i % 2000 }, { $inc: { v: 1 } });
+            done += 1;
+          } catch (err) {
+            failures.push((err as Error).message);
+          }
+        }
+        return done;
+      });
+      try {
+        for (let round = 0; round < 3; round += 1) {
+          const names = Array.from({ length: 40 }, (_, f) => `busy_f${f}`);
+          for (const [f, name] of names.entries()) await docs.createIndex({ [`f${f}`]: 1 }, { name, unique: true, sparse: true });
+          for (const name of names) await docs.dropIndex(name);
+        }
+      } finally {
+        building = false;
+      }
+      const done = (await Promise.all(updaters)).reduce((a, b) => a + b, 0);
+      expect(failures, 'updates that failed').to.deep.equal([]);
+      const [total] = await docs.aggregate<{ v: number }>([{ $group: { _id: null, v: { $sum: '$v' } } }]).toArray();
+      expect(total?.v).to.equal(done);
+      expect((await docs.indexes()).map((i) => i.name)).to.deep.equal(['_id_']);
+    });
+
     it('a unique index over existing duplicates is refused with E11000; a non-unique one is filled', async () => {
       const docs = database.db.collection<Loose>('idx_dups');
       await docs.insertMany(Array.from({ length: 1000 }, (_, i) => ({ d: i % 500 })));
