@@ -1,4 +1,5 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type IndexDescription, type WithId } from 'mongodb';
+import { repairDroppedConnectionWrites } from './driver-repair.js';
 
 /** MongoDB's duplicate key error (E11000): a unique index refused the write. */
 const DUPLICATE_KEY = 11000;
@@ -14,8 +15,12 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Opens the connection pool. The caller owns it and closes it with `close()`. */
+/**
+ * Opens the connection pool. The caller owns it and closes it with `close()`. The driver is
+ * mended first, so that no request waits for ever on a dropped connection (`driver-repair.ts`).
+ */
 export async function connectDatabase(uri: string, name: string, appName = 'optin-broadcast-worker'): Promise<Database> {
+  repairDroppedConnectionWrites();
   const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
   await client.connect();
   const db = client.db(name);

@@ -9,6 +9,7 @@ export class TcpProxy {
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
   #open = true;
+  #frozen = false;
   port = 0;
 
   constructor(private readonly targetHost: string, private readonly targetPort: number) {}
@@ -22,6 +23,7 @@ export class TcpProxy {
         s.on('close', () => this.#sockets.delete(s));
         s.on('error', () => undefined);
       }
+      if (this.#frozen) return;
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -38,6 +40,19 @@ export class TcpProxy {
 
   restore(): void {
     this.#open = true;
+  }
+
+  /**
+   * A database that stops answering without closing anything (a hung server, a network
+   * partition): no byte passes either way and the connections stay open, so the clients'
+   * sockets fill up and their requests wait. New connections are accepted and hang too.
+   */
+  freeze(): void {
+    this.#frozen = true;
+    for (const s of this.#sockets) {
+      s.unpipe();
+      s.pause();
+    }
   }
 
   async stop(): Promise<void> {
