@@ -7,12 +7,13 @@ import { createRequire } from 'node:module';
  * timed out, or the client closes), it destroys the socket without an error: neither `drain`
  * nor `error` ever comes, and the operation never settles. A fan-out batch waited on such a
  * write for good and kept renewing its job lock, so its subscribers never got the broadcast.
- * Destroying the socket with the connection's error ends that wait with the error, as any
- * other request on a dropped connection ends.
+ * The repair hands the connection's error to a write still waiting for `drain` when the
+ * connection is dropped, so it ends with that error as any other request on a dropped
+ * connection ends.
  */
 interface DriverConnection {
   closed: boolean;
-  socket?: { destroyed: boolean; destroy(error?: Error): void };
+  socket?: { listenerCount(event: string): number; emit(event: string, error: Error): boolean };
   cleanup(error?: Error): void;
 }
 
@@ -31,8 +32,11 @@ export function repairDroppedConnectionWrites(): boolean {
   if (prototype[REPAIRED]) return true;
   const cleanup = prototype.cleanup;
   prototype.cleanup = function (this: DriverConnection, error?: Error) {
-    if (!this.closed && error && this.socket && !this.socket.destroyed) this.socket.destroy(error);
+    const socket = this.socket;
+    // Only the driver's own write waits listen for `drain` on its socket.
+    const writeWaiting = !this.closed && error !== undefined && socket !== undefined && socket.listenerCount('drain') > 0;
     cleanup.call(this, error);
+    if (writeWaiting) socket.emit('error', error);
   };
   prototype[REPAIRED] = true;
   return true;
