@@ -39,6 +39,8 @@ const REPLY_MARGIN_MS = 60_000;
  */
 export class InboundProcessor {
   readonly #background: BackgroundDrain;
+  /** Drains running now: the background one and the sweep job's. */
+  readonly #draining = new Set<Promise<number>>();
 
   constructor(private readonly deps: InboundProcessorDeps) {
     this.#background = new BackgroundDrain((signal) => this.drain(signal), deps.logger, 'inbound processing');
@@ -49,9 +51,16 @@ export class InboundProcessor {
     this.#background.kick();
   }
 
-  /** Waits for the background drain to finish everything waiting (tests). */
+  /**
+   * Waits until no drain runs, the sweep job's included (tests): a message the job claimed
+   * is not handled until its replies went, and the background drain skips it meanwhile.
+   */
   async idle(): Promise<void> {
     await this.#background.idle();
+    while (this.#draining.size > 0) {
+      await Promise.allSettled([...this.#draining]);
+      await this.#background.idle();
+    }
   }
 
   /** Shutdown: finishes the message in hand and leaves the rest stored for the next start. */
@@ -60,7 +69,14 @@ export class InboundProcessor {
   }
 
   /** Handles every waiting message, or until `signal` aborts; returns how many. */
-  async drain(signal?: AbortSignal): Promise<number> {
+  drain(signal?: AbortSignal): Promise<number> {
+    const running = this.#drainAll(signal);
+    this.#draining.add(running);
+    void running.finally(() => this.#draining.delete(running)).catch(() => undefined);
+    return running;
+  }
+
+  async #drainAll(signal?: AbortSignal): Promise<number> {
     let handled = 0;
     for (;;) {
       if (signal?.aborted) return handled;
