@@ -5,6 +5,7 @@ import { ContactRepository, type Contact, type Subscription } from '../store/con
 import type { SuppressionRepository } from '../store/suppression-repository.js';
 import type { StoredInbound, WebhookEventRepository } from '../store/webhook-event-repository.js';
 import { BackgroundDrain } from './background-drain.js';
+import { InFlight } from './in-flight.js';
 import type { ContactIdentities } from './contact-identities.js';
 import type { Logger } from './logger.js';
 
@@ -40,7 +41,7 @@ const REPLY_MARGIN_MS = 60_000;
 export class InboundProcessor {
   readonly #background: BackgroundDrain;
   /** Drains running now: the background one and the sweep job's. */
-  readonly #draining = new Set<Promise<number>>();
+  readonly #draining = new InFlight();
 
   constructor(private readonly deps: InboundProcessorDeps) {
     this.#background = new BackgroundDrain((signal) => this.drain(signal), deps.logger, 'inbound processing');
@@ -58,7 +59,7 @@ export class InboundProcessor {
   async idle(): Promise<void> {
     await this.#background.idle();
     while (this.#draining.size > 0) {
-      await Promise.allSettled([...this.#draining]);
+      await this.#draining.settled();
       await this.#background.idle();
     }
   }
@@ -70,10 +71,7 @@ export class InboundProcessor {
 
   /** Handles every waiting message, or until `signal` aborts; returns how many. */
   drain(signal?: AbortSignal): Promise<number> {
-    const running = this.#drainAll(signal);
-    this.#draining.add(running);
-    void running.finally(() => this.#draining.delete(running)).catch(() => undefined);
-    return running;
+    return this.#draining.track(this.#drainAll(signal));
   }
 
   async #drainAll(signal?: AbortSignal): Promise<number> {

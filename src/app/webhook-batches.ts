@@ -3,6 +3,7 @@ import type { Logger } from '../domain/logger.js';
 import type { WebhookBatchRepository } from '../store/webhook-batch-repository.js';
 import { parseWebhookBody, type ParsedWebhook } from '../whatsapp/webhook-parser.js';
 import { BackgroundDrain } from './background-drain.js';
+import { InFlight } from './in-flight.js';
 import type { ScreenedBatch, StoreSummary, WebhookIngest } from './webhook-ingest.js';
 
 export interface WebhookBatchSettings {
@@ -33,6 +34,8 @@ function eventsIn(batch: ScreenedBatch): number {
 export class WebhookBatches {
   readonly #queue: Queued[] = [];
   readonly #drain: BackgroundDrain;
+  /** `receive` calls whose write is under way. */
+  readonly #receiving = new InFlight();
 
   constructor(
     private readonly batches: WebhookBatchRepository,
@@ -51,7 +54,11 @@ export class WebhookBatches {
    * batch of statuses only is stored as its events at once (one write as well, and nothing to
    * remove afterwards); any other is stored as received, its events right after.
    */
-  async receive(raw: Buffer, parsed: ParsedWebhook): Promise<ScreenedBatch> {
+  receive(raw: Buffer, parsed: ParsedWebhook): Promise<ScreenedBatch> {
+    return this.#receiving.track(this.#receive(raw, parsed));
+  }
+
+  async #receive(raw: Buffer, parsed: ParsedWebhook): Promise<ScreenedBatch> {
     const batch = this.ingest.screen(parsed);
     if (this.ingest.statusesOnly(batch)) {
       await this.ingest.storeStatuses(batch);
@@ -88,8 +95,14 @@ export class WebhookBatches {
     return this.#drain.idle();
   }
 
-  /** Stops storing after the pass in hand; what is left stays stored for the sweep of the next start. */
+  /**
+   * Stops storing after the pass in hand; what is left stays stored for the sweep of the next
+   * start. The HTTP server is closed before and cuts its connections at once, so first the
+   * writes of POSTs under way are let finish, before the database closes under them (their
+   * senders saw the connection cut and send them again: stored once).
+   */
   async stop(): Promise<void> {
+    await this.#receiving.settled();
     await this.#drain.stop();
     const left = this.#queue.splice(0).map((q) => q.id);
     try {
