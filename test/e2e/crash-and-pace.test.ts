@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { MongoClient, type Db } from 'mongodb';
 import { BROADCASTS } from '../../src/store/broadcast-repository.js';
-import { DeliveryRepository, TERMINAL_STATES, type DeliveryState } from '../../src/store/delivery-repository.js';
+import { DELIVERIES, DeliveryRepository, TERMINAL_STATES, type DeliveryState } from '../../src/store/delivery-repository.js';
 import { freePort } from '../../src/store/server/processes.js';
 import { runPublish } from '../support/publish-process.js';
 import { spawnSandbox, type SandboxProcess } from '../support/sandbox-process.js';
@@ -106,46 +106,54 @@ describe('fan-out across processes: crashes and pacing', function () {
   }
 
   it('a worker killed with SIGKILL mid-broadcast and started again: never twice, every delivery ended', async () => {
-    const s = await setup('crash-one', 1200, 1, ['--mps', '0'], { SEND_RATE_MPS: '250' });
+    const s = await setup('crash-one', 800, 1, ['--mps', '0'], { SEND_RATE_MPS: '250' });
     const first = start(s, 0);
     await first.url();
     const id = await publish(s);
-    await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 400, 60_000, 100);
+    await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 300, 60_000, 100);
     first.child.kill('SIGKILL');
     await first.exited;
     const sentBefore = (await s.sandbox.messages()).length;
-    expect(sentBefore).to.be.below(1200);
+    expect(sentBefore).to.be.below(800);
     await start(s, 0).url();
     await waitDone(s, id, 720_000);
-    await expectOnceAtMost(s, id, 1200, 16);
+    await expectOnceAtMost(s, id, 800, 16);
   });
 
   it('two workers share the broadcast; one killed mid-way: never twice, every delivery ended', async () => {
-    const s = await setup('crash-two', 1200, 2, ['--mps', '0'], { SEND_RATE_MPS: '250' });
+    const s = await setup('crash-two', 800, 2, ['--mps', '0'], { SEND_RATE_MPS: '250' });
     const [a, b] = [start(s, 0), start(s, 1)];
     await Promise.all([a.url(), b.url()]);
     const id = await publish(s);
-    await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 400, 60_000, 100);
+    await waitFor('a few hundred messages to go out', async () => (await s.sandbox.messages()).length >= 300, 60_000, 100);
     b.child.kill('SIGKILL');
     await b.exited;
     await waitDone(s, id, 720_000);
-    await expectOnceAtMost(s, id, 1200, 16);
+    await expectOnceAtMost(s, id, 800, 16);
   });
 
-  it('two workers at SEND_RATE_MPS=50 stay at or below 50 messages in any full second', async () => {
-    // No status webhooks here: they do not touch the pace, and on FerretDB they cost database time.
-    const s = await setup('pace', 400, 2, ['--mps', '0'], { SEND_RATE_MPS: '50', FANOUT_BATCH_SIZE: '50' }, false);
+  it('two workers at SEND_RATE_MPS=50 start at most 50 sends in any full second', async () => {
+    // No status webhooks here: they do not touch the pace.
+    const s = await setup('pace', 300, 2, ['--mps', '0'], { SEND_RATE_MPS: '50', FANOUT_BATCH_SIZE: '50' }, false);
     await Promise.all([start(s, 0).url(), start(s, 1).url()]);
     const id = await publish(s);
     await waitDone(s, id, 240_000);
-    const times = (await s.sandbox.messages()).filter((m) => m.callbackData?.startsWith(`dl:${id}:`)).map((m) => Date.parse(m.acceptedAt)).sort((x, y) => x - y);
-    expect(times).to.have.length(400);
+    const accepted = (await s.sandbox.messages()).filter((m) => m.callbackData?.startsWith(`dl:${id}:`));
+    expect(accepted).to.have.length(300);
+    // The moment each send started is its claim (taken once its slot has come, just before the
+    // request). The sandbox's own receipt times are not used: on a loaded test machine they add
+    // that machine's scheduling delays (one run of three test lanes on 2 cores saw 53 receipts
+    // in one second while the sends had kept the pace), which no worker can control.
+    const claims = await s.db.collection<{ claimedAt?: Date }>(DELIVERIES).find({ broadcastId: id }, { projection: { claimedAt: 1 } }).toArray();
+    const times = claims.map((d) => d.claimedAt?.getTime() ?? Number.NaN).sort((x, y) => x - y);
+    expect(times.filter((t) => Number.isNaN(t)), 'deliveries without a claim time').to.deep.equal([]);
+    expect(times).to.have.length(300);
     let worst = 0;
     for (let i = 0, j = 0; i < times.length; i += 1) {
-      while ((times[j] as number) - (times[i] as number) < 1000 && j < times.length) j += 1;
+      while (j < times.length && (times[j] as number) - (times[i] as number) < 1000) j += 1;
       worst = Math.max(worst, j - i);
     }
-    expect(worst, 'most messages accepted in any one second').to.be.at.most(52);
+    expect(worst, 'most sends started in any one second').to.be.at.most(50);
   });
 
   it('a sandbox answering 130429 (limit 30/s, sending at 50/s) is backed off from without losing a message', async () => {
