@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { DELIVERIES, DELIVERY_ATTEMPTS, DeliveryRepository } from '../../src/store/delivery-repository.js';
 import { migrateLegacyDeliveryIds } from '../../src/store/legacy-delivery-ids.js';
-import { SETTINGS } from '../../src/store/pseudonyms.js';
+import { RECENT_PSEUDONYMS, SETTINGS } from '../../src/store/pseudonyms.js';
 import { INBOUND, PREFERENCE_EVENTS, WebhookEventRepository, inboundKey } from '../../src/store/webhook-event-repository.js';
 import type { InboundMessageEvent, UserPreferenceEvent } from '../../src/whatsapp/webhook-parser.js';
 import { testDatabaseName, useTestDatabase } from '../support/test-server.js';
@@ -39,6 +39,20 @@ describe('delivery ids and stored event ids: no phone number in clear', function
     } finally {
       await other.client.close();
     }
+  });
+
+  it('ids stay the same while the pseudonyms made lately are remembered, and after that memory was emptied', async () => {
+    const repo = new DeliveryRepository(database.db);
+    const ids = await repo.ids();
+    const first = ids('b1', PHONE);
+    const others = Array.from({ length: RECENT_PSEUDONYMS + 10 }, (_, i) => ids('b1', `+49151${String(i).padStart(8, '0')}`));
+    expect(new Set(others).size, 'a different id for each contact').to.equal(others.length);
+    expect(ids('b1', PHONE)).to.equal(first);
+    expect(await repo.idOf('b1', PHONE)).to.equal(first);
+    // A fresh repository (nothing remembered) makes the same ids.
+    const fresh = await new DeliveryRepository(database.db).ids();
+    expect(fresh('b1', PHONE)).to.equal(first);
+    expect(fresh('b1', '+4915100000007')).to.equal(others[7]);
   });
 
   it('another database has its own key: its ids cannot be matched against this one', async () => {
