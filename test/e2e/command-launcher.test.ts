@@ -71,6 +71,16 @@ describe('npm run commands: the launcher that runs them as transpiled JavaScript
     expect(builds().filter((b) => b.includes('.tmp-')), 'half-built folders left').to.deep.equal([]);
   });
 
+  it('builds again after packages were installed: the bundles hold them', async () => {
+    const lock = join(root, 'package-lock.json');
+    writeFileSync(lock, JSON.stringify({ name: 'launcher-test', lockfileVersion: 3, packages: {} }));
+    expect((await run('hello')).stdout).to.equal('three \n');
+    const before = builds();
+    writeFileSync(lock, JSON.stringify({ name: 'launcher-test', lockfileVersion: 3, packages: { 'node_modules/x': { version: '1.0.1' } } }));
+    expect((await run('hello')).stdout).to.equal('three \n');
+    expect(builds().filter((b) => !before.includes(b)), 'new builds').to.have.length(1);
+  });
+
   it('an error names the TypeScript file and line', async () => {
     const thrown = await run('hello', 'throw');
     expect(thrown.code).to.equal(1);
