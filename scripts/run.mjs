@@ -72,7 +72,7 @@ const OWN_URL = {
   name: 'own-url',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async ({ path }) => {
-      if (path.includes(`${join('/', 'node_modules', '/')}`)) return undefined;
+      if (path.includes('/node_modules/')) return undefined;
       const text = await readFile(path, 'utf8');
       return { contents: text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(path).href)), loader: 'ts' };
     });
