@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { renderContent, type RenderedContent } from '../domain/broadcast-content.js';
 import { PermanentError } from '../domain/errors.js';
-import { priceOf } from '../domain/pricing.js';
+import { callingCodeDigits, priceOf } from '../domain/pricing.js';
 import type { Broadcast, PlanSummary } from '../store/broadcast-repository.js';
 import type { Contact } from '../store/contact-repository.js';
 import type { Services } from './deps.js';
@@ -132,11 +132,12 @@ export async function broadcastReport(services: Services, id: string, options: {
   if (!broadcast) throw new PermanentError(`no broadcast with id ${id}`, { code: 'invalid-input' });
   const totals = await services.deliveries.totals(id);
   let reported = 0;
-  const billable = await services.deliveries.billable(id);
-  for (const item of billable) {
-    const category = item.category.toUpperCase();
+  let billableMessages = 0;
+  for (const group of await services.deliveries.billableCounts(id, callingCodeDigits(services.rateCard))) {
+    const category = group.category.toUpperCase();
     const priced = category === 'MARKETING' || category === 'UTILITY' || category === 'AUTHENTICATION' ? category : 'UTILITY';
-    reported += priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: item.phone, at: broadcast.createdAt });
+    reported += group.n * priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: group.phone, at: broadcast.createdAt });
+    billableMessages += group.n;
   }
   const reportWaitMs = options.reportWaitMs ?? DEFAULT_REPORT_WAIT_MS;
   const now = services.clock.now();
@@ -153,7 +154,7 @@ export async function broadcastReport(services: Services, id: string, options: {
     byKind: totals.byKind,
     reasons: totals.byReason,
     estimate: broadcast.estimate,
-    cost: { estimated: Math.round(totals.estimatedCost * 1e4) / 1e4, reported: Math.round(reported * 1e4) / 1e4, billableMessages: billable.length, currency: services.rateCard.currency },
+    cost: { estimated: Math.round(totals.estimatedCost * 1e4) / 1e4, reported: Math.round(reported * 1e4) / 1e4, billableMessages, currency: services.rateCard.currency },
     progress: {
       sendingFinished,
       awaitingReport: awaiting.waiting,

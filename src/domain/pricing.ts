@@ -45,6 +45,11 @@ export function ratePeriodFor(card: RateCard, phone: string | undefined, at: Dat
   return best;
 }
 
+/** The most digits a calling code of the card has: all of a number its prices depend on. */
+export function callingCodeDigits(card: RateCard): number {
+  return Math.max(0, ...card.periods.map((period) => (period.country === '*' ? 0 : period.country.length)));
+}
+
 /** What one message is expected to cost under the rate card (0 when it is free). */
 export function priceOf(card: RateCard, message: PricedMessage): number {
   const period = ratePeriodFor(card, message.phone, message.at);
