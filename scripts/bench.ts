@@ -18,7 +18,8 @@ their own, as in production; their CPU and peak memory come from /proc.
                       CPU per message of the workers, the sandbox and the database server.
                       --subscribers / BENCH_SUBSCRIBERS (default 2000), --workers / BENCH_WORKERS
                       (default 1,2), BENCH_MAX_SECONDS (a run stopped there reports its rate),
-                      BENCH_WORKER_NODE_OPTIONS (node flags for the workers: a heap cap);
+                      BENCH_WORKER_NODE_OPTIONS (node flags for the workers, after those of
+                      npm start, which they override: another heap cap);
                       --cpu-prof DIR: a V8 CPU profile of each worker and of the sandbox (as
                       node's --cpu-prof, written when they stop) in DIR/fan-out-<N>x<W>-<time>/,
                       with run.json naming the pids and the fan-out's time window in the

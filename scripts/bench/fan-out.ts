@@ -104,7 +104,8 @@ export async function fanOutRun(subscribers: number, workers: number, maxSeconds
     await seedSubscribers(db, { count: subscribers });
     if (cpuProfDir !== undefined) mkdirSync(cpuProfDir, { recursive: true });
     const profiling: Record<string, string> = cpuProfDir === undefined ? {} : { NODE_OPTIONS: `--import=${CPU_PROFILE_PRELOAD}`, BENCH_CPU_PROF_DIR: cpuProfDir };
-    // BENCH_WORKER_NODE_OPTIONS: node flags for the workers alone, e.g. a heap cap (--max-old-space-size=N).
+    // BENCH_WORKER_NODE_OPTIONS: node flags for the workers alone, after npm start's heap flags (so
+    // they win), e.g. another heap cap (--max-old-space-size=N).
     const workerNodeOptions = [profiling.NODE_OPTIONS, process.env.BENCH_WORKER_NODE_OPTIONS].filter((o) => o).join(' ');
     fleet = await BroadcastFleet.start({
       uri: server.uri, db: dbName, workers, env: { SEND_RATE_MPS: '10000', ...profiling }, workerEnv: workerNodeOptions ? { NODE_OPTIONS: workerNodeOptions } : {},

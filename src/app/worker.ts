@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../../config/index.js';
 import type { Clock } from '../domain/clock.js';
 import { ConfigError } from '../domain/errors.js';
@@ -252,7 +253,9 @@ export async function startWorker(config: Config, logger: Logger, clock: Clock, 
     releasers.add('daily-run tick', () => daily.stop());
     // The URL is where to reach it from this machine; `listening` says who else can.
     const listening = everywhere ? `all interfaces (HOST=${config.http.host})` : `${config.http.host} only`;
-    logger.info(`worker listening on ${url}`, { listening, healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp` });
+    // The heap node may grow to (npm start caps it; NODE_OPTIONS=--max-old-space-size=N raises it).
+    const heapLimitMb = Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+    logger.info(`worker listening on ${url}`, { listening, healthz: `${url}/healthz`, metrics: `${url}/metrics`, webhook: `${url}/webhooks/whatsapp`, heapLimitMb });
     return { url, deps, scheduler: started, sandbox, stop: () => releasers.releaseAll() };
   } catch (err) {
     await releasers.releaseAll();

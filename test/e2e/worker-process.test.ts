@@ -73,6 +73,16 @@ describe('npm start: the worker as a process', function () {
     expect(worker.lines.some((l) => l.includes('"message":"stopped"'))).to.equal(true);
   });
 
+  it('caps its heap as npm start does, and NODE_OPTIONS raises the cap', async () => {
+    const heapLimitMb = (w: WorkerProcess): number => (JSON.parse(w.lines.find((l) => l.includes('worker listening on')) ?? '{}') as { heapLimitMb?: number }).heapLimitMb ?? NaN;
+    const capped = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('heap-cap') });
+    const raised = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('heap-raised'), NODE_OPTIONS: '--max-old-space-size=2048' });
+    await Promise.all([capped.url(), raised.url()]);
+    // The old generation's cap plus the young generation (three 8 MB semi-spaces on node 20).
+    expect(heapLimitMb(capped)).to.be.within(1024, 1100);
+    expect(heapLimitMb(raised)).to.be.within(2048, 2124);
+  });
+
   it('treats the doubled SIGINT of one Ctrl-C as one and still stops cleanly', async () => {
     const worker = start({ MONGODB_URI: testServer().uri, MONGODB_DB: database('sigint') });
     await worker.url();

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -7,6 +8,16 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Node's arguments to run command `name` (`start` or `start.ts`: scripts/start.ts) as `npm run start` does, from any folder. */
 export function commandArgs(name: string): string[] {
   return [join(PROJECT_ROOT, 'scripts/run.mjs'), name.replace(/\.ts$/, '')];
+}
+
+/**
+ * How `npm start` starts the worker: `sh -c` with package.json's `start` script (which gives node
+ * its heap flags, then `exec`s it: the process is node itself) and the arguments appended, the
+ * `node` of this process first on PATH. Spawn `sh` with these arguments in PROJECT_ROOT.
+ */
+export function npmStartArgs(args: readonly string[]): string[] {
+  const scripts = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  return ['-c', `PATH="${dirname(process.execPath)}:$PATH"; ${scripts.start} "$@"`, 'sh', ...args];
 }
 
 /**

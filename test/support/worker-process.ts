@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { commandArgs, PROJECT_ROOT } from './command-line.js';
+import { npmStartArgs, PROJECT_ROOT } from './command-line.js';
 import { WaitAborted, waitFor } from './wait-for.js';
 
 export { PROJECT_ROOT };
@@ -14,9 +14,13 @@ export interface WorkerProcess {
   url(timeoutMs?: number): Promise<string>;
 }
 
-/** Runs `scripts/start.ts` exactly as `npm start` does, with the given environment (no daily runs unless it names a DAILY_RUNS_FILE). */
+/**
+ * Runs the worker exactly as `npm start` does (package.json's `start` script: its node flags, and
+ * `NODE_OPTIONS` from `env` after them), with the given environment (no daily runs unless it
+ * names a DAILY_RUNS_FILE). The child is the node process.
+ */
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
-  const child = spawn(process.execPath, [...commandArgs('start'), ...args], {
+  const child = spawn('sh', npmStartArgs(args), {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
