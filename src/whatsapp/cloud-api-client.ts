@@ -51,6 +51,33 @@ export class CloudApiRequestFailure extends Error {
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 
+/** Connections whose TCP handshake completed: only on one of these can a request have left. */
+const connected = new WeakSet<object>();
+
+/** An agent whose connections are remembered once connected (a TLS one from its TCP connect on). */
+function connectionAwareAgent<A extends http.Agent>(agent: A): A {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = create(options, callback);
+    socket?.once('connect', () => connected.add(socket));
+    return socket;
+  };
+  return agent;
+}
+
+/**
+ * Whether a failed request provably never left this process: it was not written out, and it
+ * waited for a connection from the pool (none) or for one that never connected (a request's
+ * bytes wait in node until the connect, so a timer that fires first, as after a stall or while
+ * the API is unreachable, leaves nothing sent). Anything else may have reached the API.
+ */
+function neverLeft(err: unknown): boolean {
+  const request = (err as { request?: unknown }).request;
+  if (!(request instanceof http.ClientRequest) || request.writableFinished) return false;
+  const socket = request.socket as object | null;
+  return socket === null || !connected.has(socket);
+}
+
 /**
  * WhatsApp Cloud API client over one axios instance with keep-alive connections.
  * Every outcome is a `SendResult` or one of the WhatsApp error classes; an axios error
@@ -73,7 +100,7 @@ export class CloudApiClient implements CloudApiSender {
     // announcement, so a send could go out on a connection the server is closing that instant:
     // ECONNRESET, and a delivery nobody can tell was sent or not.
     const agent = { keepAlive: true, maxSockets, timeout: this.#timeoutMs };
-    this.#agents = [new http.Agent(agent), new https.Agent(agent)];
+    this.#agents = [connectionAwareAgent(new http.Agent(agent)), connectionAwareAgent(new https.Agent(agent))];
     this.#token = options.token;
     this.#logger = options.logger.child({ scope: 'whatsapp' });
     this.#path = `/${encodeURIComponent(options.phoneNumberId)}/messages`;
@@ -155,13 +182,14 @@ export class CloudApiClient implements CloudApiSender {
     const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
     const text = this.#scrub(err instanceof Error ? err.message : String(err));
     const cause = new CloudApiRequestFailure(`POST ${this.#path} failed: ${text}`, code);
+    const unsent = neverLeft(err);
     if (code !== undefined && TIMEOUT_CODES.has(code)) {
-      return new WhatsAppTransientError(`WhatsApp timeout (timeout): no answer within ${this.#timeoutMs} ms`, {
-        code: 'timeout', kind: 'timeout', retry: true, scope: 'broadcast', mayHaveBeenSent: true, cause,
+      return new WhatsAppTransientError(`WhatsApp timeout (timeout): no answer within ${this.#timeoutMs} ms${unsent ? ', and no connection to send it on' : ''}`, {
+        code: 'timeout', kind: 'timeout', retry: true, scope: 'broadcast', mayHaveBeenSent: !unsent, cause,
       });
     }
     return new WhatsAppTransientError(`WhatsApp connection (connection): ${code ?? 'request failed'}: ${text}`, {
-      code: 'connection', kind: 'connection', retry: true, scope: 'broadcast', mayHaveBeenSent: code === undefined || !NOT_SENT_CODES.has(code), cause,
+      code: 'connection', kind: 'connection', retry: true, scope: 'broadcast', mayHaveBeenSent: !unsent && (code === undefined || !NOT_SENT_CODES.has(code)), cause,
     });
   }
 
