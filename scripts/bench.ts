@@ -28,7 +28,7 @@ their own, as in production; their CPU and peak memory come from /proc.
                       latency, alone and while a fan-out runs, beside a plain HTTP echo.
                       --subscribers (default 2000: half the statuses before, half during the
                       fan-out), BENCH_WEBHOOK_EVENTS_PER_POST (5), BENCH_CONNECTIONS (8),
-                      BENCH_DURATION_S (a cap per phase, at most 60)
+                      BENCH_DURATION_S (a cap per phase, at most 60), BENCH_WORKER_NODE_OPTIONS
   sandbox-throughput  the sandbox process alone under autocannon (BENCH_DURATION_S, BENCH_CONNECTIONS)
   chaos               a check more than a measurement, run only when named: a broadcast through
                       W workers killed with SIGKILL at random moments and started again, and one

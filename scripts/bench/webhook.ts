@@ -138,7 +138,8 @@ export const benchmark: Benchmark = {
     try {
       const db = client.db(dbName);
       await seedSubscribers(db, { count: subscribers });
-      fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers: 1, env: { SEND_RATE_MPS: '10000' }, sandboxArgs: ['--read-probability', '0'] });
+      const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS; // as for fan-out: after npm start's flags
+      fleet = await BroadcastFleet.start({ uri: server.uri, db: dbName, workers: 1, env: { SEND_RATE_MPS: '10000' }, workerEnv: nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}, sandboxArgs: ['--read-probability', '0'] });
       const workerUrl = `${await fleet.slots[0]?.url()}/webhooks/whatsapp`;
       const workerPid = fleet.workerPids()[0] as number;
       const deliveries = new DeliveryRepository(db);
