@@ -5,6 +5,7 @@ import type { Db } from 'mongodb';
 import type { Config } from '../../config/index.js';
 import type { JobDefinition } from './job-definition.js';
 import { backoff, DEFAULT_BACKOFF } from '../domain/backoff.js';
+import { repairExpiredQueuedJobs } from './agenda-repair.js';
 import type { Releasers } from './lifecycle.js';
 import type { Logger } from './logger.js';
 
@@ -43,6 +44,8 @@ export const JOBS_COLLECTION = 'jobs';
 
 /** Agenda on the app's own connection, with every job wrapped for logging and retry advice. */
 export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Scheduler<Deps> {
+  // Without it, a worker stops taking jobs of a name after a database outage (agenda-repair.ts).
+  repairExpiredQueuedJobs();
   let deps = options.deps;
   const { logger } = options;
   let shutdown = new AbortController();

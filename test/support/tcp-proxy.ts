@@ -7,6 +7,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  */
 export class TcpProxy {
   readonly #sockets = new Set<Socket>();
+  readonly #pairs = new Set<[Socket, Socket]>();
   #server: Server | undefined;
   #open = true;
   #frozen = false;
@@ -23,10 +24,12 @@ export class TcpProxy {
         s.on('close', () => this.#sockets.delete(s));
         s.on('error', () => undefined);
       }
-      if (this.#frozen) return;
-      client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      client.on('close', () => this.#pairs.delete(pair));
+      if (!this.#frozen) client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
     const address = this.#server.address();
@@ -53,6 +56,12 @@ export class TcpProxy {
       s.unpipe();
       s.pause();
     }
+  }
+
+  /** After `freeze()`: the bytes held back flow on, and so does everything after them. */
+  thaw(): void {
+    this.#frozen = false;
+    for (const [client, upstream] of this.#pairs) client.pipe(upstream).pipe(client);
   }
 
   async stop(): Promise<void> {
