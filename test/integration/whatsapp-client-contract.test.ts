@@ -1,6 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import { spawn } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { ManualClock } from '../../src/domain/clock.js';
@@ -8,6 +7,7 @@ import { PermanentError, RateLimitedError, TransientError } from '../../src/doma
 import { CloudApiClient } from '../../src/whatsapp/cloud-api-client.js';
 import { isWhatsAppError, WhatsAppPermanentError, WhatsAppRateLimitedError, WhatsAppTransientError, type AnyWhatsAppError } from '../../src/whatsapp/cloud-api-errors.js';
 import { startSandbox, type Sandbox } from '../../src/whatsapp/sandbox/sandbox-server.js';
+import { StoppableRelay } from '../support/stoppable-relay.js';
 import { captureLogger } from '../support/test-config.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -212,30 +212,21 @@ describe('WhatsApp client against the sandbox (contract)', () => {
     });
 
     it('a request that timed out before its connection was made, or while it waited for one, was not sent', async () => {
-      // A listener in a stopped process: once its accept queue is full the kernel drops new
-      // connection attempts, so a connect hangs as when the API is unreachable. With one
-      // connection allowed, the second request waits in the pool. The fan-out retries both
-      // instead of leaving them `unknown`.
-      const listener = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const fillers: Socket[] = [];
-      let unreachable: CloudApiClient | undefined;
+      // The API unreachable: connects hang. With one connection allowed, the second request
+      // waits in the pool. The fan-out retries both instead of leaving them `unknown`.
+      const relay = await StoppableRelay.start(Number(new URL(sandbox.url).port));
+      const unreachable = new CloudApiClient({ apiBase: relay.url, apiVersion: 'v25.0', token: TOKEN, phoneNumberId: PHONE_NUMBER_ID, logger, timeoutMs: 500, maxSockets: 1 });
       try {
-        const port = Number(await new Promise<string>((resolve) => listener.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
-        listener.kill('SIGSTOP');
-        for (let i = 0; i < 8; i += 1) fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
-        await waitFor('the stopped listener to have a full accept queue', () => (fillers.filter((f) => !f.connecting).length >= 2 ? true : undefined), 10_000);
-        unreachable = new CloudApiClient({ apiBase: `http://127.0.0.1:${port}`, apiVersion: 'v25.0', token: TOKEN, phoneNumberId: PHONE_NUMBER_ID, logger, timeoutMs: 500, maxSockets: 1 });
-        const client = unreachable;
-        const errors = await Promise.all(['a', 'b'].map((data) => failure(client.sendText({ to: nextPhone(), body: 'x', callbackData: data }))));
+        await relay.unreachable();
+        const errors = await Promise.all(['a', 'b'].map((data) => failure(unreachable.sendText({ to: nextPhone(), body: 'x', callbackData: data }))));
         for (const err of errors) {
           check(err, 'timeout', transient('broadcast'));
           expect(err.mayHaveBeenSent).to.equal(false);
           expect(err.message).to.include('no connection to send it on');
         }
       } finally {
-        unreachable?.close();
-        for (const f of fillers) f.destroy();
-        listener.kill('SIGKILL');
+        unreachable.close();
+        relay.stop();
       }
     });
   });

@@ -75,10 +75,10 @@ export class BroadcastFleet {
     return fleet;
   }
 
-  /** Starts the worker of slot `index` (after a kill: again, on the same port). */
-  spawn(index: number): WorkerProcess {
+  /** Starts the worker of slot `index` (after a kill: again, on the same port), `env` over the fleet's. */
+  spawn(index: number, env: Record<string, string> = {}): WorkerProcess {
     if (this.#closed) throw new Error('the fleet is closed');
-    const worker = spawnWorker({ ...this.env, ...this.workerEnv, PORT: String(this.ports[index]) });
+    const worker = spawnWorker({ ...this.env, ...this.workerEnv, ...env, PORT: String(this.ports[index]) });
     this.slots[index] = worker;
     return worker;
   }
