@@ -1,6 +1,6 @@
 import { WINDOW_MS } from '../domain/conversation.js';
 import { maskPhonesInText } from '../domain/mask-phone.js';
-import { priceOf, type RateCard } from '../domain/pricing.js';
+import { pricedNumber, reportedPrice, type RateCard } from '../domain/pricing.js';
 import type { Broadcast } from '../store/broadcast-repository.js';
 import type { Contact, Subscription } from '../store/contact-repository.js';
 import { TERMINAL_STATES, type Delivery, type DeliveryState } from '../store/delivery-repository.js';
@@ -94,13 +94,6 @@ export const DELIVERY_COLUMNS = [
   'estimated_cost', 'reported_price', 'pricing_category', 'billable', 'session_refused', 'resent_unknown',
 ] as const;
 
-/** What Meta's reported pricing costs under the rate card (as `npm run publish -- --status` reports it). */
-export function reportedPrice(card: RateCard, category: string | undefined, phone: string | undefined, at: Date): number {
-  const upper = (category ?? 'utility').toUpperCase();
-  const priced = upper === 'MARKETING' || upper === 'UTILITY' || upper === 'AUTHENTICATION' ? upper : 'UTILITY';
-  return priceOf(card, { kind: 'template', category: priced, inWindow: false, phone, at });
-}
-
 export function deliveryRecord(delivery: Delivery, broadcast: Broadcast, card: RateCard, naming: ContactNaming): ExportRecord {
   const billable = delivery.pricing?.billable;
   return {
@@ -114,7 +107,7 @@ export function deliveryRecord(delivery: Delivery, broadcast: Broadcast, card: R
     meta_code: delivery.errorCode,
     attempts: delivery.attempts,
     estimated_cost: delivery.state === 'skipped' || delivery.state === 'failed' ? 0 : round(delivery.estimatedCost ?? 0),
-    reported_price: billable ? round(reportedPrice(card, delivery.pricing?.category, delivery.contactKey, broadcast.createdAt)) : 0,
+    reported_price: billable ? round(reportedPrice(card, delivery.pricing?.category, pricedNumber(delivery.contactKey), broadcast.createdAt)) : 0,
     pricing_category: delivery.pricing?.category,
     billable,
     session_refused: delivery.sessionRefused ?? false,

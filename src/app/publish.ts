@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { renderContent, type RenderedContent } from '../domain/broadcast-content.js';
 import { PermanentError } from '../domain/errors.js';
-import { callingCodeDigits, priceOf } from '../domain/pricing.js';
+import { callingCodeDigits, reportedPrice } from '../domain/pricing.js';
 import type { Broadcast, PlanSummary } from '../store/broadcast-repository.js';
 import type { Contact } from '../store/contact-repository.js';
 import type { Services } from './deps.js';
@@ -134,9 +134,7 @@ export async function broadcastReport(services: Services, id: string, options: {
   let reported = 0;
   let billableMessages = 0;
   for (const group of await services.deliveries.billableCounts(id, callingCodeDigits(services.rateCard))) {
-    const category = group.category.toUpperCase();
-    const priced = category === 'MARKETING' || category === 'UTILITY' || category === 'AUTHENTICATION' ? category : 'UTILITY';
-    reported += group.n * priceOf(services.rateCard, { kind: 'template', category: priced, inWindow: false, phone: group.phone, at: broadcast.createdAt });
+    reported += group.n * reportedPrice(services.rateCard, group.category, group.phone, broadcast.createdAt);
     billableMessages += group.n;
   }
   const reportWaitMs = options.reportWaitMs ?? DEFAULT_REPORT_WAIT_MS;

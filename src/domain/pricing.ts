@@ -45,6 +45,15 @@ export function ratePeriodFor(card: RateCard, phone: string | undefined, at: Dat
   return best;
 }
 
+/**
+ * The number a delivery to this contact key is priced by: the key of a contact known by number
+ * (`+4915…`); none for one known only by a BSUID (`user:DE.1423…`), which the card prices at
+ * `*`, as the estimate does for a contact without a number.
+ */
+export function pricedNumber(contactKey: string): string | undefined {
+  return contactKey.startsWith('+') ? contactKey : undefined;
+}
+
 /** The most digits a calling code of the card has: all of a number its prices depend on. */
 export function callingCodeDigits(card: RateCard): number {
   return Math.max(0, ...card.periods.map((period) => (period.country === '*' ? 0 : period.country.length)));
@@ -58,4 +67,11 @@ export function priceOf(card: RateCard, message: PricedMessage): number {
   const category = message.category ?? 'UTILITY';
   if (category === 'UTILITY' && message.inWindow) return period.utilityTemplateInWindow === 'utility' ? period.rates.UTILITY : 0;
   return period.rates[category];
+}
+
+/** What Meta's reported pricing costs under the rate card (as `npm run publish -- --status` reports it). */
+export function reportedPrice(card: RateCard, category: string | undefined, phone: string | undefined, at: Date): number {
+  const upper = (category ?? 'utility').toUpperCase();
+  const priced = upper === 'MARKETING' || upper === 'UTILITY' || upper === 'AUTHENTICATION' ? upper : 'UTILITY';
+  return priceOf(card, { kind: 'template', category: priced, inWindow: false, phone, at });
 }

@@ -413,21 +413,22 @@ export class DeliveryRepository {
 
   /**
    * How many deliveries Meta reported as billable, by the category it charged and by what their
-   * price depends on: the first `codeDigits` digits of the number (`+49`), the country prefix of a
-   * BSUID (`49`), or an erased contact's calling code. Counted in the database: a report on a
-   * broadcast to a million reads a row per country and category, not a million.
+   * price depends on: `+` and the first `codeDigits` digits of the number (`+49`), an erased
+   * contact's calling code, or none for a contact known only by a BSUID (`pricedNumber`).
+   * Counted in the database: a report on a broadcast to a million reads a row per country and
+   * category, not a million.
    */
   async billableCounts(broadcastId: string, codeDigits: number): Promise<{ phone: string | undefined; category: string; n: number }[]> {
     const erased = await this.#erased.find({ broadcastId }, { projection: { billable: 1, category: 1, callingCode: 1, n: 1, absorbed: 1 } }).toArray();
     // A delivery being counted into its erased group counts from the group only (as in totals).
     const absorbed = erased.flatMap((e) => e.absorbed);
-    const priceKey = { $cond: [{ $eq: [{ $substrCP: ['$contactKey', 0, 5] }, 'user:'] }, { $substrCP: ['$contactKey', 5, codeDigits] }, { $substrCP: ['$contactKey', 0, codeDigits + 1] }] };
-    const rows = await this.#deliveries.aggregate<{ _id: { category?: string | null; phone: string }; n: number }>([
+    const priceKey = { $cond: [{ $eq: [{ $substrCP: ['$contactKey', 0, 1] }, '+'] }, { $substrCP: ['$contactKey', 0, codeDigits + 1] }, null] };
+    const rows = await this.#deliveries.aggregate<{ _id: { category?: string | null; phone: string | null }; n: number }>([
       { $match: absorbed.length > 0 ? { broadcastId, 'pricing.billable': true, _id: { $nin: absorbed } } : { broadcastId, 'pricing.billable': true } },
       { $group: { _id: { category: '$pricing.category', phone: priceKey }, n: { $sum: 1 } } },
     ]).toArray();
     return [
-      ...rows.map((r) => ({ phone: r._id.phone, category: r._id.category ?? 'utility', n: r.n })),
+      ...rows.map((r) => ({ phone: r._id.phone ?? undefined, category: r._id.category ?? 'utility', n: r.n })),
       ...erased.filter((e) => e.billable === true).map((e) => ({ phone: e.callingCode, category: e.category ?? 'utility', n: e.n })),
     ];
   }

@@ -33,7 +33,7 @@ describe("a broadcast's reported cost: Meta's billable statuses priced by countr
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('prices each billable delivery by its calling code (a BSUID by its country prefix) and the category Meta charged', async () => {
+  it('prices each billable delivery by its calling code (a BSUID-only contact at the card\'s * rate) and the category Meta charged', async () => {
     const { broadcast } = await services.broadcasts.create({
       key: 'report-1', topic: 'fallzahlen', createdAt: NOW,
       content: { sessionText: 'Heute 5 Fälle', template: { name: 'daily_update', language: 'de', category: 'MARKETING', bodyParams: [], quickReplyPayloads: [] } },
@@ -46,8 +46,8 @@ describe("a broadcast's reported cost: Meta's billable statuses priced by countr
       ['+12015550100', 'marketing'], // 0.025
       ['+18765550100', 'marketing'], // 0.07: the longer calling code
       ['+18765550101', 'utility'], // 0.011
-      ['user:49.AbCdEf', 'marketing'], // 0.1131: the BSUID's prefix is Germany's calling code
-      ['user:DE.x1y2z3', 'marketing'], // 0.0625: a letter prefix names no calling code; the digits after the dot are no number
+      ['user:DE.1423079981', 'marketing'], // 0.0625: a contact known only by a BSUID has no number: the '*' rate, as in the estimate (not +1 from its digits)
+      ['user:DE.7700112233', 'utility'], // 0.02
       ['+4915100000004', undefined], // 0.0456: no category reported counts as utility
     ];
     const notBilled = ['+4915100000005', '+12015550102'];
@@ -68,7 +68,7 @@ describe("a broadcast's reported cost: Meta's billable statuses priced by countr
 
     const report = await broadcastReport(services, broadcast.id);
     expect(report.cost.billableMessages).to.equal(9);
-    const expected = 0.1131 * 3 + 0.0456 * 2 + 0.025 + 0.07 + 0.011 + 0.0625;
+    const expected = 0.1131 * 2 + 0.0456 * 2 + 0.025 + 0.07 + 0.011 + 0.0625 + 0.02;
     expect(report.cost.reported).to.equal(Math.round(expected * 1e4) / 1e4);
   });
 });
