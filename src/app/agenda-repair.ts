@@ -35,7 +35,10 @@ export function repairExpiredQueuedJobs(): boolean {
   prototype.isExpired = async function (this: JobInternals) {
     const expired = await isExpired.call(this);
     const processor = this.agenda.jobProcessor;
-    if (expired && this.byJobProcessor && processor && !processor.runningJobs.includes(this)) {
+    // Only while the processor's internals look as they did in 6.2.6: a throw here would be an
+    // unhandled rejection (Agenda does not await its queue processing).
+    const known = processor !== undefined && Array.isArray(processor.runningJobs) && Array.isArray(processor.lockedJobs) && typeof processor.updateStatus === 'function';
+    if (expired && this.byJobProcessor && known && !processor.runningJobs.includes(this)) {
       const index = processor.lockedJobs.indexOf(this);
       if (index !== -1) {
         processor.lockedJobs.splice(index, 1);

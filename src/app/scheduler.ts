@@ -44,10 +44,10 @@ export const JOBS_COLLECTION = 'jobs';
 
 /** Agenda on the app's own connection, with every job wrapped for logging and retry advice. */
 export function createScheduler<Deps>(options: SchedulerOptions<Deps>): Scheduler<Deps> {
-  // Without it, a worker stops taking jobs of a name after a database outage (agenda-repair.ts).
-  repairExpiredQueuedJobs();
-  let deps = options.deps;
   const { logger } = options;
+  // Without it, a worker stops taking jobs of a name after a database outage (agenda-repair.ts).
+  if (!repairExpiredQueuedJobs()) logger.warn('Agenda no longer has the code agenda-repair.ts mends: check that jobs whose lock expired before they ran are still released');
+  let deps = options.deps;
   let shutdown = new AbortController();
   const agenda = new Agenda({
     backend: new MongoBackend({ mongo: options.db, collection: JOBS_COLLECTION }),
