@@ -51,7 +51,8 @@ export class CloudApiRequestFailure extends Error {
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 
-/** Connections whose TCP handshake completed: only on one of these can a request have left. */
+/** Connections the client's agents made, and those of them whose TCP handshake completed. */
+const created = new WeakSet<object>();
 const connected = new WeakSet<object>();
 
 /** An agent whose connections are remembered once connected (a TLS one from its TCP connect on). */
@@ -59,7 +60,10 @@ function connectionAwareAgent<A extends http.Agent>(agent: A): A {
   const create = agent.createConnection.bind(agent);
   agent.createConnection = (options, callback) => {
     const socket = create(options, callback);
-    socket?.once('connect', () => connected.add(socket));
+    if (socket) {
+      created.add(socket);
+      socket.once('connect', () => connected.add(socket));
+    }
     return socket;
   };
   return agent;
@@ -75,7 +79,8 @@ function neverLeft(err: unknown): boolean {
   const request = (err as { request?: unknown }).request;
   if (!(request instanceof http.ClientRequest) || request.writableFinished) return false;
   const socket = request.socket as object | null;
-  return socket === null || !connected.has(socket);
+  // A socket these agents did not see being made proves nothing.
+  return socket === null || (created.has(socket) && !connected.has(socket));
 }
 
 /**
