@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -12,12 +12,17 @@ export function commandArgs(name: string): string[] {
 
 /**
  * How `npm start` starts the worker: `sh -c` with package.json's `start` script (which gives node
- * its heap flags, then `exec`s it: the process is node itself) and the arguments appended, the
- * `node` of this process first on PATH. Spawn `sh` with these arguments in PROJECT_ROOT.
+ * its heap flags, then `exec`s it: the process is node itself) and the arguments appended. Spawn
+ * `sh` with these arguments in PROJECT_ROOT, with `npmStartPath` as PATH.
  */
 export function npmStartArgs(args: readonly string[]): string[] {
   const scripts = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  return ['-c', `PATH="${dirname(process.execPath)}:$PATH"; ${scripts.start} "$@"`, 'sh', ...args];
+  return ['-c', `${scripts.start} "$@"`, 'sh', ...args];
+}
+
+/** PATH with the `node` of this process first, as npm puts the node it runs on first. */
+export function npmStartPath(path = process.env.PATH): string {
+  return [dirname(process.execPath), ...(path ? [path] : [])].join(delimiter);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { npmStartArgs, PROJECT_ROOT } from './command-line.js';
+import { npmStartArgs, npmStartPath, PROJECT_ROOT } from './command-line.js';
 import { WaitAborted, waitFor } from './wait-for.js';
 
 export { PROJECT_ROOT };
@@ -22,7 +22,7 @@ export interface WorkerProcess {
 export function spawnWorker(env: Record<string, string | undefined>, args: string[] = []): WorkerProcess {
   const child = spawn('sh', npmStartArgs(args), {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
+    env: { PATH: npmStartPath(), HOME: process.env.HOME, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', SANDBOX_PORT: '0', DAILY_RUNS_FILE: 'test/support/no-daily-runs.json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
