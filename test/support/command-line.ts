@@ -10,14 +10,17 @@ export function commandArgs(name: string): string[] {
   return [join(PROJECT_ROOT, 'scripts/run.mjs'), name.replace(/\.ts$/, '')];
 }
 
+/** package.json's `start` script, read once. */
+let START_SCRIPT: string | undefined;
+
 /**
  * How `npm start` starts the worker: `sh -c` with package.json's `start` script (which gives node
  * its heap flags, then `exec`s it: the process is node itself) and the arguments appended. Spawn
  * `sh` with these arguments in PROJECT_ROOT, with `npmStartPath` as PATH.
  */
 export function npmStartArgs(args: readonly string[]): string[] {
-  const scripts = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  return ['-c', `${scripts.start} "$@"`, 'sh', ...args];
+  START_SCRIPT ??= (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  return ['-c', `${START_SCRIPT} "$@"`, 'sh', ...args];
 }
 
 /** PATH with the `node` of this process first, as npm puts the node it runs on first. */

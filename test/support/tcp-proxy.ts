@@ -24,11 +24,13 @@ export class TcpProxy {
         s.on('close', () => this.#sockets.delete(s));
         s.on('error', () => undefined);
       }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
       const pair: [Socket, Socket] = [client, upstream];
       this.#pairs.add(pair);
-      client.on('close', () => this.#pairs.delete(pair));
+      client.on('close', () => {
+        upstream.destroy();
+        this.#pairs.delete(pair);
+      });
+      upstream.on('close', () => client.destroy());
       if (!this.#frozen) client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
